@@ -1,0 +1,91 @@
+"""The tracker's stack: storage, functions, the state machine and the upload trigger."""
+
+from __future__ import annotations
+
+from aws_cdk import Duration, Stack
+from aws_cdk import aws_iam as iam
+from constructs import Construct
+
+from infra.functions import TrackerFunctions
+from infra.settings import TrackerSettings
+from infra.storage import TrackerStorage
+from infra.trigger import UploadTrigger
+from infra.workflow import TrackerWorkflow
+
+
+class OmicsJobTrackerStack(Stack):
+    def __init__(self, scope: Construct, construct_id: str, *, settings: TrackerSettings, **kwargs: object) -> None:
+        super().__init__(scope, construct_id, description="Event-driven tracker for AWS HealthOmics jobs", **kwargs)
+
+        storage = TrackerStorage(self, "Storage", settings=settings)
+        functions = TrackerFunctions(self, "Functions", settings=settings)
+        shared_environment = {
+            "TABLE_NAME": storage.history.table_name,
+            "REFERENCE_STORE_ID": storage.reference_store_id,
+            "IMPORT_ROLE_ARN": storage.import_role.role_arn,
+            "POLL_FIRST_WAIT_SECONDS": str(settings.poll_first_wait_seconds),
+            "POLL_BACKOFF_FACTOR": str(settings.poll_backoff_factor),
+            "POLL_MAX_WAIT_SECONDS": str(settings.poll_max_wait_seconds),
+        }
+        prepare = functions.function(
+            "Prepare",
+            handler="tracker.handlers.prepare.handler",
+            description="Validate a tracker execution's input",
+            environment=shared_environment,
+            timeout=Duration.seconds(10),
+        )
+        poll = functions.function(
+            "Poll",
+            handler="tracker.handlers.poll.handler",
+            description="Poll a HealthOmics job and record status changes",
+            environment=shared_environment,
+        )
+        self._allow_job_reads(poll, storage.reference_store_arn)
+        self._allow_history_writes(poll, storage.history.table_arn)
+
+        workflow = TrackerWorkflow(
+            self,
+            "Workflow",
+            settings=settings,
+            prepare_function=prepare,
+            poll_function=poll,
+            reference_store_arn=storage.reference_store_arn,
+            import_role=storage.import_role,
+        )
+
+        trigger = functions.function(
+            "Trigger",
+            handler="tracker.handlers.trigger.handler",
+            description="Start one tracker execution per uploaded reference file",
+            environment={**shared_environment, "STATE_MACHINE_ARN": workflow.state_machine.state_machine_arn},
+        )
+        workflow.state_machine.grant_start_execution(trigger)
+        UploadTrigger(self, "UploadTrigger", settings=settings, bucket=storage.uploads, trigger_function=trigger)
+
+        self.settings = settings
+        self.storage = storage
+        self.workflow = workflow
+
+    def _allow_job_reads(self, function: iam.IGrantable, reference_store_arn: str) -> None:
+        function.grant_principal.add_to_principal_policy(
+            iam.PolicyStatement(actions=["omics:GetReferenceImportJob"], resources=[reference_store_arn])
+        )
+        function.grant_principal.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=["omics:GetReadSetExportJob"],
+                resources=[self.format_arn(service="omics", resource="sequenceStore", resource_name="*")],
+            )
+        )
+        # GetVariantImportJob has no resource-level permissions: "*" is the only resource it accepts.
+        function.grant_principal.add_to_principal_policy(
+            iam.PolicyStatement(actions=["omics:GetVariantImportJob"], resources=["*"])
+        )
+
+    def _allow_history_writes(self, function: iam.IGrantable, table_arn: str) -> None:
+        # Exactly what HistoryStore.record uses: a consistent read and a two-item transaction.
+        function.grant_principal.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:ConditionCheckItem"],
+                resources=[table_arn],
+            )
+        )

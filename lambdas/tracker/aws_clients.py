@@ -1,0 +1,24 @@
+"""boto3 clients, created once per cold start and reused across invocations."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+# HealthOmics calls are retried by the state machine (backoff with jitter, visible in the execution
+# history), so the SDK must not add its own hidden retries on top: one attempt per invocation.
+_OMICS_CONFIG = Config(retries={"mode": "standard", "total_max_attempts": 1}, connect_timeout=5, read_timeout=20)
+_DEFAULT_CONFIG = Config(retries={"mode": "standard", "max_attempts": 5}, connect_timeout=5, read_timeout=20)
+
+
+@lru_cache(maxsize=None)
+def client(service: str) -> Any:
+    return boto3.client(service, config=_OMICS_CONFIG if service == "omics" else _DEFAULT_CONFIG)
+
+
+def reset() -> None:
+    """Forget cached clients (the local cloud calls this when it emulates a cold start)."""
+    client.cache_clear()

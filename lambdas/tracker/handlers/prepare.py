@@ -1,0 +1,16 @@
+"""Lambda: validate an execution's input and normalise it (first state of the state machine)."""
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from tracker.observability import logger, metrics, tracer
+from tracker.prepare import prepare_execution
+from tracker.settings import get_settings
+
+
+@logger.inject_lambda_context(correlation_id_path="executionArn")
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return prepare_execution(event.get("input"), get_settings())

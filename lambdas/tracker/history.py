@@ -1,0 +1,188 @@
+"""The status history in DynamoDB. Every write of the tracker goes through `HistoryStore.record`.
+
+Layout (one item collection per job, see README "Status history table"):
+- ``pk = JOB#<jobType>#<ids…>``, ``sk = STATE``: the job's current status, item statuses and version;
+- ``pk = JOB#…``, ``sk = EVENT#000001…``: one entry per change, numbered from 1 without gaps.
+
+A change is written as one transaction: the new EVENT item (must not exist yet) and the STATE item
+(must still have the version that was read). A retried Lambda, a duplicate trigger or a repeated
+poll finds nothing new and writes nothing; two writers racing cannot both take the same number;
+a terminal STATE is never replaced.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from botocore.exceptions import ClientError
+
+from tracker.clock import utc_now
+from tracker.errors import ServiceUnavailable
+from tracker.job_types import JOB_TYPES, JobTypeName
+from tracker.status import Snapshot, describe_changes, merge
+
+STATE_SK = "STATE"
+EVENT_PREFIX = "EVENT#"
+STATUS_INDEX = "ByStatus"
+_MAX_WRITE_ATTEMPTS = 5
+
+_serializer = TypeSerializer()
+_deserializer = TypeDeserializer()
+
+
+@dataclass(frozen=True)
+class JobRef:
+    job_type: JobTypeName
+    ids: dict[str, str]
+
+    @classmethod
+    def from_dict(cls, payload: dict[str, Any]) -> JobRef:
+        job_type = JobTypeName(payload["jobType"])
+        return cls(job_type, {name: str(payload[name]) for name in JOB_TYPES[job_type].id_names})
+
+    @property
+    def pk(self) -> str:
+        return "#".join(["JOB", self.job_type, *(self.ids[name] for name in JOB_TYPES[self.job_type].id_names)])
+
+    def to_dict(self) -> dict[str, str]:
+        return {"jobType": str(self.job_type), **self.ids}
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """The job's state after an observation, and whether the observation added a history entry."""
+
+    snapshot: Snapshot
+    changed: bool
+    version: int
+
+
+def _event_sk(sequence: int) -> str:
+    return f"{EVENT_PREFIX}{sequence:06d}"
+
+
+def _to_item(values: dict[str, Any]) -> dict[str, Any]:
+    return {key: _serializer.serialize(value) for key, value in values.items() if value is not None}
+
+
+def _from_item(item: dict[str, Any]) -> dict[str, Any]:
+    return {key: _deserializer.deserialize(value) for key, value in item.items()}
+
+
+class HistoryStore:
+    def __init__(self, dynamodb: Any, table_name: str, now: Callable[[], datetime] = utc_now) -> None:
+        self._dynamodb = dynamodb
+        self._table = table_name
+        self._now = now
+
+    def current(self, job: JobRef) -> tuple[Snapshot | None, int, dict[str, Any]]:
+        response = self._dynamodb.get_item(
+            TableName=self._table, Key=_to_item({"pk": job.pk, "sk": STATE_SK}), ConsistentRead=True
+        )
+        if "Item" not in response:
+            return None, 0, {}
+        state = _from_item(response["Item"])
+        snapshot = Snapshot(
+            status=state["status"], status_message=state.get("statusMessage", ""), items=dict(state.get("items", {}))
+        )
+        return snapshot, int(state["version"]), state
+
+    def record(self, job: JobRef, observed: Snapshot, observed_by: str, execution_arn: str | None = None) -> Recorded:
+        """Record an observation if it moves the job forward; otherwise write nothing."""
+        for _ in range(_MAX_WRITE_ATTEMPTS):
+            recorded, version, state = self.current(job)
+            if recorded is not None and recorded.terminal:
+                return Recorded(recorded, changed=False, version=version)
+            merged = merge(recorded, observed)
+            if recorded is not None and merged.same_progress(recorded):
+                return Recorded(recorded, changed=False, version=version)
+            if self._write(job, recorded, merged, version, state, observed_by, execution_arn):
+                return Recorded(merged, changed=True, version=version + 1)
+        raise ServiceUnavailable(f"history of {job.pk}: too many concurrent writers, try again")
+
+    def _write(
+        self,
+        job: JobRef,
+        before: Snapshot | None,
+        after: Snapshot,
+        version: int,
+        state: dict[str, Any],
+        observed_by: str,
+        execution_arn: str | None,
+    ) -> bool:
+        observed_at = self._now().isoformat()
+        sequence = version + 1
+        entry = {
+            "pk": job.pk,
+            "sk": _event_sk(sequence),
+            "sequence": sequence,
+            "status": after.status,
+            "statusMessage": after.status_message or None,
+            "items": after.items,
+            "changes": describe_changes(before, after),
+            "observedAt": observed_at,
+            "observedBy": observed_by,
+            "executionArn": execution_arn,
+        }
+        new_state = {
+            "pk": job.pk,
+            "sk": STATE_SK,
+            "jobType": str(job.job_type),
+            "ids": job.ids,
+            "status": after.status,
+            "statusMessage": after.status_message or None,
+            "items": after.items,
+            "terminal": after.terminal,
+            "version": sequence,
+            "firstObservedAt": state.get("firstObservedAt", observed_at),
+            "lastChangedAt": observed_at,
+            "executionArn": execution_arn or state.get("executionArn"),
+            # Sparse index keys: only STATE items carry them, so the index lists jobs, not entries.
+            "currentStatus": after.status,
+        }
+        state_condition: dict[str, Any] = (
+            {"ConditionExpression": "attribute_not_exists(pk)"}
+            if before is None
+            else {
+                "ConditionExpression": "version = :version AND terminal = :false",
+                "ExpressionAttributeValues": _to_item({":version": version, ":false": False}),
+            }
+        )
+        try:
+            self._dynamodb.transact_write_items(
+                TransactItems=[
+                    {
+                        "Put": {
+                            "TableName": self._table,
+                            "Item": _to_item(entry),
+                            "ConditionExpression": "attribute_not_exists(sk)",
+                        }
+                    },
+                    {"Put": {"TableName": self._table, "Item": _to_item(new_state), **state_condition}},
+                ]
+            )
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") == "TransactionCanceledException":
+                return False  # someone else wrote first: read again and decide again
+            raise
+        return True
+
+    def entries(self, job: JobRef) -> list[dict[str, Any]]:
+        """The job's history entries in order."""
+        items: list[dict[str, Any]] = []
+        kwargs: dict[str, Any] = {
+            "TableName": self._table,
+            "KeyConditionExpression": "pk = :pk AND begins_with(sk, :prefix)",
+            "ExpressionAttributeValues": _to_item({":pk": job.pk, ":prefix": EVENT_PREFIX}),
+            "ConsistentRead": True,
+        }
+        while True:
+            page = self._dynamodb.query(**kwargs)
+            items.extend(_from_item(item) for item in page.get("Items", []))
+            if "LastEvaluatedKey" not in page:
+                return items
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]

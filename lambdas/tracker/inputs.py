@@ -1,0 +1,190 @@
+"""The state machine's input contract: typed models, validation, and the normalised request.
+
+Three shapes are accepted (see README "Starting executions"):
+- start a reference import: ``{"jobType": "REFERENCE_IMPORT", "sources": [...]}``
+- follow an existing job: ``{"jobType": ..., "jobId": ..., <store id>}``
+- an S3 upload, as the trigger passes it: ``{"jobType": "REFERENCE_IMPORT", "s3Upload": {...}}``
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from tracker.errors import InvalidInput
+from tracker.job_types import JOB_TYPES, NUMERIC_ID, JobTypeName
+
+# HealthOmics reference file endings (docs: manage-reference-store), each also bgzipped.
+REFERENCE_ENDINGS = (".fasta", ".fa", ".fas", ".fsa", ".faa", ".fna", ".ffn", ".frn", ".mpfa", ".seq", ".txt")
+REFERENCE_SUFFIXES = REFERENCE_ENDINGS + tuple(ending + ".gz" for ending in REFERENCE_ENDINGS)
+
+_S3_URI = re.compile(r"^s3://([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])/(.{1,1024})$")
+_REFERENCE_NAME_MAX = 255
+
+
+def reference_file_error(key: str) -> str | None:
+    if key.lower().endswith(REFERENCE_SUFFIXES):
+        return None
+    return f"must end with a reference file ending ({', '.join(REFERENCE_ENDINGS)}, each optionally .gz), got '{key}'"
+
+
+def reference_name_for(key: str) -> str:
+    """A reference name from the object key: the file name without its FASTA ending."""
+    base = key.rsplit("/", 1)[-1]
+    lowered = base.lower()
+    for suffix in sorted(REFERENCE_SUFFIXES, key=len, reverse=True):
+        if lowered.endswith(suffix):
+            base = base[: -len(suffix)]
+            break
+    name = base or "reference"
+    if len(name) < 3:  # the API wants 3 to 255 characters
+        name = f"reference-{name}"
+    return name[:_REFERENCE_NAME_MAX]
+
+
+def client_token_for(*parts: Any) -> str:
+    """A stable token for one request: a repeated request gets the same job, never a second one."""
+    canonical = json.dumps(parts, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, populate_by_name=True)
+
+
+class ReferenceSource(_Strict):
+    source_file: str = Field(alias="sourceFile")
+    name: Annotated[str, Field(min_length=3, max_length=255)] | None = None
+    description: Annotated[str, Field(min_length=1, max_length=255)] | None = None
+    tags: dict[str, str] | None = None
+
+    @field_validator("source_file")
+    @classmethod
+    def _s3_reference_file(cls, value: str) -> str:
+        match = _S3_URI.match(value)
+        if not match:
+            raise ValueError(f"must be an S3 URI like s3://bucket/path/genome.fa, got '{value}'")
+        problem = reference_file_error(match.group(2))
+        if problem:
+            raise ValueError(problem)
+        return value
+
+    def to_api(self) -> dict[str, Any]:
+        """The source as StartReferenceImportJob's Step Functions integration takes it (PascalCase)."""
+        source: dict[str, Any] = {
+            "SourceFile": self.source_file,
+            "Name": self.name or reference_name_for(self.source_file),
+        }
+        if self.description:
+            source["Description"] = self.description
+        if self.tags:
+            source["Tags"] = self.tags
+        return source
+
+
+class StartReferenceImport(_Strict):
+    job_type: JobTypeName = Field(alias="jobType")
+    sources: Annotated[list[ReferenceSource], Field(min_length=1, max_length=100)]
+    reference_store_id: str | None = Field(default=None, alias="referenceStoreId", pattern=NUMERIC_ID.pattern)
+    client_token: Annotated[str, Field(min_length=1, max_length=127)] | None = Field(default=None, alias="clientToken")
+
+    @field_validator("job_type")
+    @classmethod
+    def _only_reference_imports_start(cls, value: JobTypeName) -> JobTypeName:
+        if value is not JobTypeName.REFERENCE_IMPORT:
+            raise ValueError(f"only REFERENCE_IMPORT jobs can be started here; to follow a {value} job give its jobId")
+        return value
+
+
+class S3Upload(_Strict):
+    bucket: Annotated[str, Field(min_length=3, max_length=63)]
+    key: Annotated[str, Field(min_length=1, max_length=1024)]
+    sequencer: Annotated[str, Field(min_length=1)]
+    size: int | None = None
+    etag: str | None = None
+    version_id: str | None = Field(default=None, alias="versionId")
+
+    @field_validator("key")
+    @classmethod
+    def _reference_file(cls, value: str) -> str:
+        problem = reference_file_error(value)
+        if problem:
+            raise ValueError(problem)
+        return value
+
+
+class TrackUpload(_Strict):
+    job_type: JobTypeName = Field(alias="jobType")
+    s3_upload: S3Upload = Field(alias="s3Upload")
+    reference_store_id: str | None = Field(default=None, alias="referenceStoreId", pattern=NUMERIC_ID.pattern)
+
+
+class FollowJob(_Strict):
+    job_type: JobTypeName = Field(alias="jobType")
+    job_id: str = Field(alias="jobId")
+    reference_store_id: str | None = Field(default=None, alias="referenceStoreId")
+    sequence_store_id: str | None = Field(default=None, alias="sequenceStoreId")
+
+    @model_validator(mode="after")
+    def _ids_for_job_type(self) -> FollowJob:
+        given = {"jobId": self.job_id, "referenceStoreId": self.reference_store_id, "sequenceStoreId": self.sequence_store_id}
+        spec = JOB_TYPES[self.job_type]
+        problems = []
+        for field in spec.ids:
+            value = given[field.name]
+            if value is None:
+                problems.append(f"{field.name}: required to follow a {self.job_type} job (for example '{field.example}')")
+            elif not field.pattern.match(value):
+                problems.append(f"{field.name}: '{value}' does not match {field.pattern.pattern}")
+        for name, value in given.items():
+            if value is not None and name not in spec.id_names:
+                problems.append(f"{name}: not used by {self.job_type} jobs")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    def ids(self) -> dict[str, str]:
+        given = {"jobId": self.job_id, "referenceStoreId": self.reference_store_id, "sequenceStoreId": self.sequence_store_id}
+        return {name: given[name] or "" for name in JOB_TYPES[self.job_type].id_names}
+
+
+_SHAPES: dict[str, type[_Strict]] = {"sources": StartReferenceImport, "s3Upload": TrackUpload, "jobId": FollowJob}
+
+
+def parse_request(payload: Any) -> StartReferenceImport | TrackUpload | FollowJob:
+    """Validate an execution input; raise InvalidInput naming every field that is wrong and why."""
+    if not isinstance(payload, dict):
+        raise InvalidInput(f"input: must be a JSON object, got {type(payload).__name__}")
+    job_type = payload.get("jobType")
+    if job_type is None:
+        raise InvalidInput(f"jobType: required, one of {', '.join(JobTypeName)}")
+    if job_type not in set(JobTypeName):
+        raise InvalidInput(f"jobType: must be one of {', '.join(JobTypeName)}, got {json.dumps(job_type)}")
+    present = [key for key in _SHAPES if key in payload]
+    if len(present) != 1:
+        raise InvalidInput(
+            "input: give exactly one of 'sources' (start a reference import), 'jobId' (follow a job) "
+            f"or 's3Upload' (an upload), got {present or 'none'}"
+        )
+    model = _SHAPES[present[0]]
+    try:
+        return model.model_validate(payload)
+    except ValidationError as error:
+        raise InvalidInput(_describe(error)) from None
+
+
+def _describe(error: ValidationError) -> str:
+    problems = []
+    for item in error.errors(include_url=False):
+        location = ""
+        for part in item["loc"]:
+            location += f"[{part}]" if isinstance(part, int) else (f".{part}" if location else str(part))
+        message = item["msg"].removeprefix("Value error, ")
+        if item["type"] == "extra_forbidden":
+            message = "unknown field"
+        problems.append(f"{location}: {message}" if location else message)
+    return "; ".join(problems)

@@ -1,0 +1,36 @@
+"""One poll of a job: read its status, record any change, and tell the state machine what to do next."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tracker.history import HistoryStore, JobRef
+from tracker.job_types import JOB_TYPES
+from tracker.omics_jobs import describe_job
+from tracker.status import SUCCESS_STATUS, PollSchedule
+
+
+def poll_job(
+    job: JobRef,
+    previous: dict[str, Any],
+    omics: Any,
+    history: HistoryStore,
+    schedule: PollSchedule,
+    execution_arn: str | None,
+) -> dict[str, Any]:
+    """The next poll state: ``status``, ``terminal``, ``succeeded``, ``waitSeconds`` and counters."""
+    observed = describe_job(omics, JOB_TYPES[job.job_type], job.ids)
+    recorded = history.record(job, observed, observed_by="poll", execution_arn=execution_arn)
+    unchanged_polls = 0 if recorded.changed else int(previous.get("unchangedPolls", 0)) + 1
+    state = recorded.snapshot
+    return {
+        "attempt": int(previous.get("attempt", 0)) + 1,
+        "unchangedPolls": unchanged_polls,
+        "status": state.status,
+        # A Fail state's CausePath must point at a string: never leave it empty.
+        "statusMessage": state.status_message or f"{job.job_type} job ended with status {state.status}",
+        "terminal": state.terminal,
+        "succeeded": state.status == SUCCESS_STATUS,
+        "waitSeconds": schedule.wait_after(unchanged_polls),
+        "historyVersion": recorded.version,
+    }

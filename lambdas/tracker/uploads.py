@@ -1,0 +1,35 @@
+"""Turning an S3 upload into exactly one execution of the state machine."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from typing import Any
+
+from tracker.observability import logger
+
+_NAME_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
+_EXECUTION_NAME_MAX = 80
+_HASH_CHARS = 32
+
+
+def execution_name(bucket: str, key: str, sequencer: str) -> str:
+    """Deterministic, at most 80 characters, no '/': the same upload always maps to the same name."""
+    digest = hashlib.sha256(f"{bucket}/{key}@{sequencer}".encode()).hexdigest()[:_HASH_CHARS]
+    stem = _NAME_UNSAFE.sub("-", key.rsplit("/", 1)[-1]).strip("-.") or "upload"
+    room = _EXECUTION_NAME_MAX - _HASH_CHARS - 1
+    return f"{stem[:room]}-{digest}"
+
+
+def start_for_upload(sfn: Any, state_machine_arn: str, execution_input: dict[str, Any]) -> dict[str, Any]:
+    """Start the execution for an upload; a redelivered event finds its execution and starts nothing."""
+    upload = execution_input["s3Upload"]
+    name = execution_name(upload["bucket"], upload["key"], upload["sequencer"])
+    try:
+        response = sfn.start_execution(stateMachineArn=state_machine_arn, name=name, input=json.dumps(execution_input))
+    except sfn.exceptions.ExecutionAlreadyExists:
+        logger.info("Upload already tracked: duplicate event", extra={"executionName": name})
+        return {"executionName": name, "started": False}
+    logger.info("Tracking upload", extra={"executionArn": response["executionArn"]})
+    return {"executionName": name, "executionArn": response["executionArn"], "started": True}
