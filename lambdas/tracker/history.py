@@ -20,7 +20,7 @@ from typing import Any
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
-from tracker.clock import utc_now
+from tracker import clock
 from tracker.errors import ServiceUnavailable
 from tracker.job_types import JOB_TYPES, JobTypeName
 from tracker.status import Snapshot, describe_changes, merge
@@ -74,10 +74,10 @@ def _from_item(item: dict[str, Any]) -> dict[str, Any]:
 
 
 class HistoryStore:
-    def __init__(self, dynamodb: Any, table_name: str, now: Callable[[], datetime] = utc_now) -> None:
+    def __init__(self, dynamodb: Any, table_name: str, now: Callable[[], datetime] | None = None) -> None:
         self._dynamodb = dynamodb
         self._table = table_name
-        self._now = now
+        self._now = now or clock.utc_now
 
     def current(self, job: JobRef) -> tuple[Snapshot | None, int, dict[str, Any]]:
         response = self._dynamodb.get_item(

@@ -53,7 +53,7 @@ def client_token_for(*parts: Any) -> str:
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True, populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
 
 class ReferenceSource(_Strict):

@@ -1,0 +1,193 @@
+"""LocalCloud: deploy the synthesized stack on moto and drive it like a user would."""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import boto3
+import botocore.handlers
+from boto3.dynamodb.types import TypeDeserializer
+from moto import mock_aws
+
+from localcloud import patches
+from localcloud.clock import SimClock
+from localcloud.deploy import ACCOUNT, REGION, Deployment, deploy, enable_eventbridge_notifications
+from localcloud.lambda_runtime import InProcessLambdaRuntime
+from localcloud.omics import OmicsSimulator
+
+ROOT = Path(__file__).resolve().parent.parent
+STACK_NAME = "OmicsJobTracker"
+TERMINAL_EXECUTION = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}
+
+# The handlers run in this process: no X-Ray daemon, no metrics sink, quieter logs.
+LOCAL_LAMBDA_ENVIRONMENT = {
+    "POWERTOOLS_TRACE_DISABLED": "true",
+    "POWERTOOLS_METRICS_DISABLED": "true",
+    "POWERTOOLS_LOG_LEVEL": os.environ.get("TRACKER_LOCAL_LOG_LEVEL", "WARNING"),
+}
+
+_simulator: OmicsSimulator | None = None
+
+
+def _route_to_simulator(request: Any, **kwargs: Any) -> Any:
+    return _simulator(request, **kwargs) if _simulator is not None else None
+
+
+# botocore copies BUILTIN_HANDLERS into every new session: every omics client, including the one
+# moto's Step Functions uses for aws-sdk tasks, asks the simulator before anything else.
+if ("before-send.omics", _route_to_simulator) not in botocore.handlers.BUILTIN_HANDLERS:
+    botocore.handlers.BUILTIN_HANDLERS.append(("before-send.omics", _route_to_simulator))
+
+
+def synthesize(out_dir: Path, context: dict[str, Any] | None = None) -> Path:
+    """Run ``app.py`` as ``cdk synth`` would (cdk-nag included) and return the cloud assembly dir."""
+    env = {**os.environ, "CDK_OUTDIR": str(out_dir), "CDK_CONTEXT_JSON": json.dumps(context or {})}
+    subprocess.run([sys.executable, str(ROOT / "app.py")], cwd=ROOT, env=env, check=True, capture_output=True)
+    return out_dir
+
+
+class LocalCloud:
+    def __init__(self, cdk_out: Path, stack_name: str = STACK_NAME) -> None:
+        self.cdk_out = cdk_out
+        self.stack_name = stack_name
+        self.clock = SimClock()
+        self.omics = OmicsSimulator(self.clock, account_id=ACCOUNT, region=REGION)
+        self.lambdas = InProcessLambdaRuntime(
+            on_cold_start=self._cold_start, environment_overrides=dict(LOCAL_LAMBDA_ENVIRONMENT)
+        )
+        self._exit = contextlib.ExitStack()
+        self._clock_patched = False
+        self.deployment: Deployment
+
+    # ---- lifecycle -------------------------------------------------------------------------
+    def __enter__(self) -> LocalCloud:
+        global _simulator
+        for name, value in {
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_SESSION_TOKEN": "testing",
+            "AWS_DEFAULT_REGION": REGION,
+            "AWS_REGION": REGION,
+        }.items():
+            os.environ.setdefault(name, value)
+        _simulator = self.omics
+        self._exit.callback(self._forget_simulator)
+        self._exit.enter_context(mock_aws(config={"stepfunctions": {"execute_state_machine": True}}))
+        self._exit.enter_context(patches.applied(self.clock, self.lambdas))
+        self.deployment = deploy(self.cdk_out, self.stack_name, self.omics)
+        enable_eventbridge_notifications(self.deployment)
+        return self
+
+    def __exit__(self, *exc: tuple[type[BaseException] | None, BaseException | None, TracebackType | None]) -> None:
+        self._exit.close()
+
+    @staticmethod
+    def _forget_simulator() -> None:
+        global _simulator
+        _simulator = None
+
+    def _cold_start(self) -> None:
+        """A new deployment's first invocation: settings and clients are read afresh, on our clock."""
+        importlib.import_module("tracker.settings").get_settings.cache_clear()
+        importlib.import_module("tracker.aws_clients").reset()
+        if not self._clock_patched:
+            from unittest import mock
+
+            self._exit.enter_context(mock.patch.object(importlib.import_module("tracker.clock"), "utc_now", self.clock.now))
+            self._clock_patched = True
+
+    # ---- what the stack created ------------------------------------------------------------
+    @property
+    def bucket(self) -> str:
+        return self.deployment.refs[self.deployment.one("AWS::S3::Bucket", "Uploads")]
+
+    @property
+    def table(self) -> str:
+        return self.deployment.refs[self.deployment.one("AWS::DynamoDB::GlobalTable")]
+
+    @property
+    def state_machine_arn(self) -> str:
+        return self.deployment.refs[self.deployment.one("AWS::StepFunctions::StateMachine")]
+
+    @property
+    def reference_store_id(self) -> str:
+        return self.deployment.refs[self.deployment.one("AWS::Omics::ReferenceStore")]
+
+    # ---- acting as a user ------------------------------------------------------------------
+    def upload(self, key: str, body: bytes = b">chr1\nACGT\n") -> None:
+        boto3.client("s3", region_name=REGION).put_object(Bucket=self.bucket, Key=key, Body=body)
+
+    def start_execution(self, execution_input: dict[str, Any], name: str | None = None) -> str:
+        kwargs = {"name": name} if name else {}
+        response = boto3.client("stepfunctions", region_name=REGION).start_execution(
+            stateMachineArn=self.state_machine_arn, input=json.dumps(execution_input), **kwargs
+        )
+        return str(response["executionArn"])
+
+    def executions(self) -> list[dict[str, Any]]:
+        pages = boto3.client("stepfunctions", region_name=REGION).get_paginator("list_executions")
+        return [e for page in pages.paginate(stateMachineArn=self.state_machine_arn) for e in page["executions"]]
+
+    def wait_for_executions(self, count: int, timeout: float = 30) -> list[dict[str, Any]]:
+        """Wait (real time) until `count` executions exist, e.g. after an upload."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            found = self.executions()
+            if len(found) >= count:
+                return found
+            time.sleep(0.02)
+        raise TimeoutError(f"expected {count} executions, found {len(self.executions())}")
+
+    def wait(self, execution_arn: str, timeout: float = 60) -> dict[str, Any]:
+        """Wait (real time; the simulated clock runs far faster) until the execution ends."""
+        sfn = boto3.client("stepfunctions", region_name=REGION)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            described = sfn.describe_execution(executionArn=execution_arn)
+            if described["status"] in TERMINAL_EXECUTION:
+                return dict(described)
+            time.sleep(0.02)
+        raise TimeoutError(f"{execution_arn} still running after {timeout} s")
+
+    def events(self, execution_arn: str) -> list[dict[str, Any]]:
+        sfn = boto3.client("stepfunctions", region_name=REGION)
+        return list(sfn.get_execution_history(executionArn=execution_arn, maxResults=1000)["events"])
+
+    def states_entered(self, execution_arn: str) -> list[str]:
+        return [
+            event["stateEnteredEventDetails"]["name"]
+            for event in self.events(execution_arn)
+            if event["type"].endswith("StateEntered")
+        ]
+
+    def history(self, job: dict[str, str]) -> list[dict[str, Any]]:
+        """The job's history entries, in order, as plain values."""
+        from tracker.history import HistoryStore, JobRef
+
+        store = HistoryStore(boto3.client("dynamodb", region_name=REGION), self.table)
+        return [_plain(entry) for entry in store.entries(JobRef.from_dict(job))]
+
+    def table_items(self) -> list[dict[str, Any]]:
+        deserializer = TypeDeserializer()
+        items = boto3.client("dynamodb", region_name=REGION).scan(TableName=self.table)["Items"]
+        return [_plain({k: deserializer.deserialize(v) for k, v in item.items()}) for item in items]
+
+
+def _plain(value: Any) -> Any:
+    """DynamoDB numbers come back as Decimal; tests and the demo want ints."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if type(value).__name__ == "Decimal":
+        return int(value) if value == int(value) else float(value)
+    return value

@@ -1,0 +1,125 @@
+"""Runs a moto Lambda function's real handler in this process, from the code that was uploaded.
+
+moto runs Lambda only in Docker, which this project cannot use; this is the one replacement for
+``LambdaFunction._invoke_lambda``. The function's zip is unpacked once, its handler imported, and
+called with the function's environment and a Lambda-like context. Errors come back the way the
+Lambda runtime reports them (``errorType``/``errorMessage``), which is what Step Functions matches.
+"""
+
+from __future__ import annotations
+
+import importlib
+import io
+import json
+import os
+import sys
+import tempfile
+import threading
+import traceback
+import uuid
+import zipfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+_UNPACKED = Path(tempfile.gettempdir()) / "omics-tracker-lambda-code"
+_lock = threading.Lock()
+
+
+@dataclass
+class LambdaContext:
+    function_name: str
+    memory_limit_in_mb: int
+    invoked_function_arn: str
+    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    function_version: str = "$LATEST"
+    log_group_name: str = ""
+    log_stream_name: str = "local"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 30_000
+
+
+@dataclass
+class InvocationFault:
+    """Make an invocation of a function fail after its handler ran (e.g. it timed out after writing)."""
+
+    function_contains: str
+    error_type: str = "Sandbox.Timedout"
+    message: str = "Task timed out after 30.00 seconds"
+    remaining: int = 1
+
+
+@dataclass
+class InProcessLambdaRuntime:
+    faults: list[InvocationFault] = field(default_factory=list)
+    invocations: list[str] = field(default_factory=list)
+    async_failures: list[tuple[str, Any, str]] = field(default_factory=list)
+    on_cold_start: Callable[[], None] | None = None
+    environment_overrides: dict[str, str] = field(default_factory=dict)
+    _handlers: dict[tuple[str, str], Callable[..., Any]] = field(default_factory=dict)
+
+    def invoke(self, function: Any, event: Any) -> tuple[str, bool, str]:
+        payload = json.loads(event) if isinstance(event, str | bytes) else (event or {})
+        name = function.function_name
+        self.invocations.append(name)
+        context = LambdaContext(name, int(function.memory_size or 128), function.function_arn)
+        try:
+            handler = self._handler(function)
+            result = handler(payload, context)
+        except Exception as error:  # the Lambda runtime's error envelope
+            return self._error(type(error).__name__, str(error), traceback.format_exc(), context), True, ""
+        fault = self._fault_for(name)
+        if fault is not None:
+            return self._error(fault.error_type, fault.message, "", context), True, ""
+        return json.dumps(result), False, ""
+
+    def _fault_for(self, name: str) -> InvocationFault | None:
+        with _lock:
+            for fault in self.faults:
+                if fault.function_contains in name and fault.remaining > 0:
+                    fault.remaining -= 1
+                    return fault
+        return None
+
+    @staticmethod
+    def _error(error_type: str, message: str, trace: str, context: LambdaContext) -> str:
+        return json.dumps(
+            {
+                "errorMessage": message,
+                "errorType": error_type,
+                "requestId": context.aws_request_id,
+                "stackTrace": trace.splitlines()[-5:],
+            }
+        )
+
+    def _handler(self, function: Any) -> Callable[..., Any]:
+        key = (function.code_sha_256, function.handler)
+        with _lock:
+            if key not in self._handlers:
+                code_dir = self._unpack(function)
+                # One process, one environment: the tracker's functions share theirs (same stack).
+                os.environ.update({k: str(v) for k, v in (function.environment_vars or {}).items()})
+                os.environ.update(self.environment_overrides)
+                if str(code_dir) not in sys.path:
+                    sys.path.insert(0, str(code_dir))
+                if self.on_cold_start is not None:
+                    self.on_cold_start()
+                module_name, _, attribute = function.handler.rpartition(".")
+                self._handlers[key] = getattr(importlib.import_module(module_name), attribute)
+            return self._handlers[key]
+
+    @staticmethod
+    def _unpack(function: Any) -> Path:
+        target = _UNPACKED / function.code_sha_256.replace("/", "_").replace("+", "-")
+        if not target.exists():
+            staging = Path(tempfile.mkdtemp(dir=_UNPACKED.parent if _UNPACKED.parent.exists() else None))
+            with zipfile.ZipFile(io.BytesIO(function.code_bytes)) as archive:
+                archive.extractall(staging)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                staging.rename(target)
+            except OSError:  # another process unpacked the same code first
+                pass
+        return target

@@ -1,0 +1,303 @@
+"""A HealthOmics simulator answering the storage job APIs through botocore's event system.
+
+Requests are routed and validated with botocore's real ``omics`` model (``before-send.omics``),
+and the JSON answers are parsed by botocore like a real response, so shapes cannot drift from the
+service. Jobs move through their statuses on the simulated clock; tests script outcomes and faults.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import re
+import threading
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+import botocore.session
+from botocore.awsrequest import AWSPreparedRequest, AWSResponse
+from botocore.model import OperationModel, ServiceModel
+from botocore.validate import ParamValidator
+from moto.core.botocore_stubber import MockRawResponse
+
+from localcloud.clock import SimClock
+
+TERMINAL = {"COMPLETED", "COMPLETED_WITH_FAILURES", "FAILED", "CANCELLED"}
+_ITEM_STATUS = {  # per-item status shown while the job is in a given status
+    "SUBMITTED": "NOT_STARTED",
+    "IN_PROGRESS": "IN_PROGRESS",
+    "CANCELLING": "IN_PROGRESS",
+    "COMPLETED": "FINISHED",
+    "COMPLETED_WITH_FAILURES": "FAILED",
+    "FAILED": "FAILED",
+    "CANCELLED": "FAILED",
+}
+_ERROR_STATUS = {
+    "ValidationException": 400,
+    "AccessDeniedException": 403,
+    "ResourceNotFoundException": 404,
+    "ServiceQuotaExceededException": 402,
+    "ThrottlingException": 429,
+    "InternalServerException": 500,
+    "RequestTimeoutException": 408,
+}
+
+
+class OmicsError(Exception):
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+@dataclass
+class Timeline:
+    """How a job moves: each (status, seconds spent in it); the last status is where it stays."""
+
+    steps: list[tuple[str, float]]
+    status_message: str = ""
+
+    @classmethod
+    def ending(cls, final: str = "COMPLETED", submitted: float = 20, running: float = 300, message: str = "") -> Timeline:
+        steps: list[tuple[str, float]] = [("SUBMITTED", submitted), ("IN_PROGRESS", running)]
+        if final == "CANCELLED":
+            steps.append(("CANCELLING", 60))
+        steps.append((final, 0))
+        return cls(steps, message)
+
+    def status_at(self, elapsed: float) -> str:
+        for status, seconds in self.steps[:-1]:
+            if elapsed < seconds:
+                return status
+            elapsed -= seconds
+        return self.steps[-1][0]
+
+    def ends_after(self) -> float:
+        return sum(seconds for _, seconds in self.steps[:-1])
+
+
+@dataclass
+class Job:
+    job_type: str
+    job_id: str
+    store_id: str
+    created: datetime
+    timeline: Timeline
+    items: list[dict[str, Any]]
+    role_arn: str = "arn:aws:iam::123456789012:role/omics-import"
+    client_token: str | None = None
+
+    def status(self, now: datetime) -> str:
+        return self.timeline.status_at((now - self.created).total_seconds())
+
+    def completion_time(self) -> datetime:
+        return self.created + timedelta(seconds=self.timeline.ends_after())
+
+
+@dataclass
+class Fault:
+    operation: str
+    code: str
+    remaining: int
+    message: str = "simulated fault"
+
+
+@dataclass
+class OmicsSimulator:
+    clock: SimClock
+    account_id: str = "123456789012"
+    region: str = "us-east-1"
+    default_timeline: Timeline = field(default_factory=Timeline.ending)
+    jobs: dict[str, Job] = field(default_factory=dict)
+    reference_stores: dict[str, str] = field(default_factory=dict)
+    calls: list[tuple[str, datetime]] = field(default_factory=list)
+    _planned: list[Timeline] = field(default_factory=list)
+    _faults: list[Fault] = field(default_factory=list)
+    _lock: threading.RLock = field(default_factory=threading.RLock)
+    _ids: itertools.count = field(default_factory=lambda: itertools.count(1000000001))
+
+    def __post_init__(self) -> None:
+        self._model: ServiceModel = botocore.session.get_session().get_service_model("omics")
+        self._routes = [
+            (_route(self._model, op), self._model.operation_model(op)) for op in self._model.operation_names
+        ]
+
+    # ---- what tests and the demo use -------------------------------------------------------
+    def create_reference_store(self, name: str) -> str:
+        with self._lock:
+            store_id = self._next_id()
+            self.reference_stores[store_id] = name
+            return store_id
+
+    def plan_next_import(self, timeline: Timeline) -> None:
+        """The next StartReferenceImportJob follows this timeline instead of the default."""
+        with self._lock:
+            self._planned.append(timeline)
+
+    def add_job(self, job_type: str, timeline: Timeline, store_id: str = "", items: list[str] | None = None) -> Job:
+        """A job started elsewhere (variant import, read-set export, ...), to be followed."""
+        with self._lock:
+            job_id = str(uuid.UUID(int=next(self._ids))) if job_type == "VARIANT_IMPORT" else self._next_id()
+            job = Job(job_type, job_id, store_id, self.clock.now(), timeline, [{"key": key} for key in items or []])
+            self.jobs[job_id] = job
+            return job
+
+    def fail_next(self, operation: str, code: str, times: int = 1) -> None:
+        """The next `times` calls of `operation` fail with `code` (ThrottlingException, ...)."""
+        with self._lock:
+            self._faults.append(Fault(operation, code, times))
+
+    def call_count(self, operation: str) -> int:
+        return sum(1 for name, _ in self.calls if name == operation)
+
+    # ---- the botocore hook -----------------------------------------------------------------
+    def __call__(self, request: AWSPreparedRequest, **_: Any) -> AWSResponse | None:
+        url = urlsplit(request.url)
+        for pattern, operation in self._routes:
+            match = pattern.match(url.path)
+            if match and operation.http["method"] == request.method:
+                return self._answer(request, operation, {k: unquote(v) for k, v in match.groupdict().items()})
+        return self._response(request, 404, {"message": f"no such omics route {request.method} {url.path}"}, "UnknownOperationException")
+
+    def _answer(self, request: AWSPreparedRequest, operation: OperationModel, path_params: dict[str, str]) -> AWSResponse:
+        body = json.loads(request.body or b"{}") if request.body else {}
+        params = {**body, **path_params}
+        try:
+            self._validate(operation, params)
+            with self._lock:
+                self.calls.append((operation.name, self.clock.now()))
+                self._maybe_fault(operation.name)
+                handler = getattr(self, f"_op_{operation.name}", None)
+                if handler is None:
+                    raise OmicsError("ValidationException", f"{operation.name} is not simulated")
+                result = handler(params)
+        except OmicsError as error:
+            return self._response(request, _ERROR_STATUS.get(error.code, 400), {"message": error.message}, error.code)
+        return self._response(request, 200, result)
+
+    def _validate(self, operation: OperationModel, params: dict[str, Any]) -> None:
+        report = ParamValidator().validate(params, operation.input_shape)
+        if report.has_errors():
+            raise OmicsError("ValidationException", report.generate_report())
+        for name, shape in operation.input_shape.members.items():
+            pattern = shape.metadata.get("pattern")
+            value = params.get(name)
+            if pattern and isinstance(value, str) and not re.fullmatch(pattern, value):
+                raise OmicsError("ValidationException", f"{name}: '{value}' does not match {pattern}")
+
+    def _maybe_fault(self, operation: str) -> None:
+        for fault in self._faults:
+            if fault.operation == operation and fault.remaining > 0:
+                fault.remaining -= 1
+                raise OmicsError(fault.code, fault.message)
+
+    @staticmethod
+    def _response(request: AWSPreparedRequest, status: int, body: dict[str, Any], error: str = "") -> AWSResponse:
+        headers = {"Content-Type": "application/json", "x-amzn-RequestId": str(uuid.uuid4())}
+        if error:
+            headers["x-amzn-ErrorType"] = error
+        return AWSResponse(request.url, status, headers, MockRawResponse(json.dumps(body, default=str)))  # type: ignore[arg-type]
+
+    def _next_id(self) -> str:
+        return f"{next(self._ids):010d}"
+
+    # ---- operations ------------------------------------------------------------------------
+    def _op_StartReferenceImportJob(self, params: dict[str, Any]) -> dict[str, Any]:
+        store_id = params["referenceStoreId"]
+        if store_id not in self.reference_stores:
+            raise OmicsError("ResourceNotFoundException", f"reference store {store_id} not found")
+        token = params.get("clientToken")
+        for job in self.jobs.values():
+            if token and job.client_token == token and job.store_id == store_id:
+                return self._started(job)  # same request again: the same job, not a second one
+        now = self.clock.now()
+        busy = [j for j in self.jobs.values() if j.job_type == "REFERENCE_IMPORT" and j.store_id == store_id and j.status(now) not in TERMINAL]
+        if busy:
+            raise OmicsError(
+                "ServiceQuotaExceededException",
+                f"reference store {store_id} already has an import job in progress ({busy[0].job_id})",
+            )
+        timeline = self._planned.pop(0) if self._planned else self.default_timeline
+        job = Job(
+            "REFERENCE_IMPORT",
+            self._next_id(),
+            store_id,
+            now,
+            timeline,
+            [dict(source) for source in params["sources"]],
+            role_arn=params["roleArn"],
+            client_token=token,
+        )
+        self.jobs[job.job_id] = job
+        return self._started(job)
+
+    def _started(self, job: Job) -> dict[str, Any]:
+        return {
+            "id": job.job_id,
+            "referenceStoreId": job.store_id,
+            "roleArn": job.role_arn,
+            "status": job.status(self.clock.now()),
+            "creationTime": job.created.isoformat(),
+        }
+
+    def _job(self, job_type: str, job_id: str, store_id: str | None) -> Job:
+        job = self.jobs.get(job_id)
+        if job is None or job.job_type != job_type or (store_id is not None and job.store_id != store_id):
+            raise OmicsError("ResourceNotFoundException", f"{job_type} job {job_id} not found")
+        return job
+
+    def _common(self, job: Job) -> dict[str, Any]:
+        now = self.clock.now()
+        status = job.status(now)
+        body: dict[str, Any] = {"id": job.job_id, "status": status, "creationTime": job.created.isoformat()}
+        if status in TERMINAL:
+            body["completionTime"] = job.completion_time().isoformat()
+            if job.timeline.status_message:
+                body["statusMessage"] = job.timeline.status_message
+        return body
+
+    def _op_GetReferenceImportJob(self, params: dict[str, Any]) -> dict[str, Any]:
+        job = self._job("REFERENCE_IMPORT", params["id"], params["referenceStoreId"])
+        body = self._common(job)
+        item_status = _ITEM_STATUS[body["status"]]
+        body.update(
+            referenceStoreId=job.store_id,
+            roleArn=job.role_arn,
+            sources=[
+                {"sourceFile": s["sourceFile"], "name": s.get("name", "ref"), "status": item_status}
+                for s in job.items
+            ],
+        )
+        return body
+
+    def _op_GetVariantImportJob(self, params: dict[str, Any]) -> dict[str, Any]:
+        job = self._job("VARIANT_IMPORT", params["jobId"], None)
+        body = self._common(job)
+        item_status = body["status"] if body["status"] != "CANCELLING" else "IN_PROGRESS"
+        body.update(
+            destinationName="variant_store",
+            roleArn=job.role_arn,
+            runLeftNormalization=False,
+            items=[{"source": item["key"], "jobStatus": item_status} for item in job.items],
+        )
+        return body
+
+    def _op_GetReadSetExportJob(self, params: dict[str, Any]) -> dict[str, Any]:
+        job = self._job("READ_SET_EXPORT", params["id"], params["sequenceStoreId"])
+        body = self._common(job)
+        item_status = _ITEM_STATUS[body["status"]]
+        body.update(
+            sequenceStoreId=job.store_id,
+            destination="s3://exports-bucket/out/",
+            readSets=[{"id": item["key"], "status": item_status} for item in job.items],
+        )
+        return body
+
+
+def _route(model: ServiceModel, operation_name: str) -> re.Pattern[str]:
+    uri = model.operation_model(operation_name).http["requestUri"].split("?", 1)[0]
+    regex = re.sub(r"\\\{(\w+?)\+?\\\}", r"(?P<\1>[^/]+)", re.escape(uri))
+    return re.compile(f"^{regex}$")

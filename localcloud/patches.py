@@ -1,0 +1,188 @@
+"""Narrow corrections to moto 5.2.5, all in one place. Each says which moto behaviour it replaces.
+
+Applied while a LocalCloud is running and undone when it stops.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import itertools
+import json
+import threading
+import uuid
+from collections.abc import Iterator
+from typing import Any
+from unittest import mock
+
+import boto3
+from botocore import xform_name
+from moto.awslambda.models import LambdaFunction, lambda_backends
+from moto.core.utils import unix_time
+from moto.events import models as events_models
+from moto.events.utils import EventTemplateParser
+from moto.s3 import notifications as s3_notifications
+from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
+from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import state_task_service_aws_sdk
+from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_aws_sdk import (
+    StateTaskServiceAwsSdk,
+)
+from moto.stepfunctions.parser.asl.component.state.wait.wait_function import wait_function
+from moto.stepfunctions.parser.models import StepFunctionsParserBackend
+from moto.utilities.arns import parse_arn
+
+from localcloud.clock import SimClock
+from localcloud.lambda_runtime import InProcessLambdaRuntime
+
+
+class _ClockTime:
+    """Stands in for the `time` module inside moto's Wait and Retry code: sleeping advances the clock."""
+
+    def __init__(self, clock: SimClock) -> None:
+        self._clock = clock
+
+    def sleep(self, seconds: float) -> None:
+        self._clock.sleep(seconds)
+
+    def time(self) -> float:
+        return self._clock.now().timestamp()
+
+
+def _patched_wait_interval(clock: SimClock) -> Any:
+    # moto's WaitFunction waits on a threading.Event for real seconds; here it moves the clock.
+    def _wait_interval(self: Any, env: Any, wait_seconds: int) -> None:
+        clock.sleep(wait_seconds)
+
+    return _wait_interval
+
+
+def _sdk_operation(service: str, action: str) -> Any:
+    model = boto3.session.Session().client(service, region_name="us-east-1").meta.service_model
+    for name in model.operation_names:
+        if xform_name(name) == xform_name(action):
+            return model.operation_model(name)
+    raise ValueError(f"{service} has no operation {action}")
+
+
+def _normalise_parameters(self: Any, parameters: dict, boto_service_name: Any = None, service_action_name: Any = None) -> None:
+    # moto passes aws-sdk Parameters (PascalCase, as Step Functions takes them) to boto3 unchanged;
+    # Step Functions maps them onto the API's member names. Do that with the service model.
+    operation = _sdk_operation(self._get_boto_service_name(boto_service_name), self.resource.api_action)
+    self._to_boto_request(parameters, operation.input_shape)
+
+
+def _normalise_response(self: Any, response: Any, boto_service_name: Any = None, service_action_name: Any = None) -> None:
+    # ...and Step Functions returns the response with PascalCase keys (``Id``, ``Status``).
+    operation = _sdk_operation(self._get_boto_service_name(boto_service_name), self.resource.api_action)
+    self._from_boto_response(response, operation.output_shape)
+
+
+_sequencer = itertools.count(0x617F08299329D189)
+
+
+def _send_event_bridge_message(account_id: str, bucket: Any, event_name: str, key: Any) -> None:
+    # moto sends every S3 event with the same fixed sequencer and id, and without errors surfacing;
+    # real S3 gives each write a larger sequencer. The event is otherwise as S3 documents it.
+    event = {
+        "version": "0",
+        "id": str(uuid.uuid4()),
+        "detail-type": s3_notifications._detail_type(event_name),
+        "source": "aws.s3",
+        "account": account_id,
+        "time": unix_time(),
+        "region": bucket.region_name,
+        "resources": [bucket.arn],
+        "detail": {
+            "version": "0",
+            "bucket": {"name": bucket.name},
+            "object": {
+                "key": key.name,
+                "size": key.size,
+                "etag": key.etag.replace('"', ""),
+                "version-id": key.version_id,
+                "sequencer": f"{next(_sequencer):016X}",
+            },
+            "request-id": uuid.uuid4().hex[:16].upper(),
+            "requester": account_id,
+            "source-ip-address": "127.0.0.1",
+            "reason": "PutObject",
+        },
+    }
+    deliver_event(account_id, bucket.region_name, event)
+
+
+def deliver_event(account_id: str, region: str, event: dict[str, Any]) -> None:
+    """Put one event on the default bus, as EventBridge would deliver it to matching rules."""
+    backend = events_models.events_backends[account_id][region]
+    for bus in backend.event_buses.values():
+        for rule in list(bus.rules.values()):
+            rule.send_to_targets(copy.deepcopy(event))
+
+
+def _send_to_targets(runtime: InProcessLambdaRuntime) -> Any:
+    original = events_models.Rule.send_to_targets
+
+    def send_to_targets(self: Any, original_event: dict, transform_input: bool = True) -> None:
+        # moto can't deliver to Lambda or Step Functions targets, and skips InputTransformer for
+        # S3 events. Deliver those two target kinds here (async, like EventBridge); others as before.
+        if not self.event_pattern.matches_event(original_event):
+            return
+        others = []
+        for target in self.targets:
+            arn = parse_arn(target["Arn"])
+            if arn.service not in ("lambda", "states"):
+                others.append(target)
+                continue
+            transformer = target.get("InputTransformer", {})
+            payload = EventTemplateParser.parse(
+                input_template=transformer.get("InputTemplate"),
+                input_paths_map=transformer.get("InputPathsMap", {}),
+                event=original_event,
+            )
+            if arn.service == "lambda":
+                function = lambda_backends[arn.account][arn.region].get_function(arn.resource_id)
+                threading.Thread(target=_invoke_async, args=(runtime, function, payload), daemon=True).start()
+            else:
+                boto3.client("stepfunctions", region_name=arn.region).start_execution(
+                    stateMachineArn=target["Arn"], input=json.dumps(payload)
+                )
+        if others:
+            with mock.patch.object(self, "targets", others):
+                original(self, original_event, transform_input)
+
+    return send_to_targets
+
+
+def _invoke_async(runtime: InProcessLambdaRuntime, function: Any, payload: Any) -> None:
+    result, errored, _ = runtime.invoke(function, json.dumps(payload))
+    if errored:
+        runtime.async_failures.append((function.function_name, payload, result))
+
+
+_original_start_execution = StepFunctionsParserBackend.start_execution
+
+
+def _start_execution(self: Any, state_machine_arn: str, name: Any = None, *args: Any, **kwargs: Any) -> Any:
+    # moto names an unnamed execution "None" (so a second one collides with the first);
+    # Step Functions gives it a fresh UUID.
+    return _original_start_execution(self, state_machine_arn, name or str(uuid.uuid4()), *args, **kwargs)
+
+
+@contextlib.contextmanager
+def applied(clock: SimClock, runtime: InProcessLambdaRuntime) -> Iterator[None]:
+    clock_time = _ClockTime(clock)
+    patches = [
+        mock.patch.object(wait_function.WaitFunction, "_wait_interval", _patched_wait_interval(clock)),
+        mock.patch.object(retrier_decl, "time", clock_time),
+        mock.patch.dict(state_task_service_aws_sdk._SERVICE_ERROR_NAMES, {"omics": "Omics"}),
+        mock.patch.object(StateTaskServiceAwsSdk, "_normalise_parameters", _normalise_parameters),
+        mock.patch.object(StateTaskServiceAwsSdk, "_normalise_response", _normalise_response),
+        mock.patch.object(s3_notifications, "_send_event_bridge_message", _send_event_bridge_message),
+        mock.patch.object(events_models.Rule, "send_to_targets", _send_to_targets(runtime)),
+        mock.patch.object(StepFunctionsParserBackend, "start_execution", _start_execution),
+        mock.patch.object(LambdaFunction, "_invoke_lambda", lambda self, event=None: runtime.invoke(self, event)),
+    ]
+    with contextlib.ExitStack() as stack:
+        for patch in patches:
+            stack.enter_context(patch)
+        yield
