@@ -22,7 +22,6 @@ class OmicsJobTrackerStack(Stack):
         shared_environment = {
             "TABLE_NAME": storage.history.table_name,
             "REFERENCE_STORE_ID": storage.reference_store_id,
-            "IMPORT_ROLE_ARN": storage.import_role.role_arn,
             "POLL_FIRST_WAIT_SECONDS": str(settings.poll_first_wait_seconds),
             "POLL_BACKOFF_FACTOR": str(settings.poll_backoff_factor),
             "POLL_MAX_WAIT_SECONDS": str(settings.poll_max_wait_seconds),

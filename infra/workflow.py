@@ -75,7 +75,7 @@ class TrackerWorkflow(Construct):
             iam_resources=[reference_store_arn],
             parameters={
                 "ReferenceStoreId": sfn.JsonPath.string_at("$.start.ReferenceStoreId"),
-                "RoleArn": sfn.JsonPath.string_at("$.start.RoleArn"),
+                "RoleArn": import_role.role_arn,
                 "ClientToken": sfn.JsonPath.string_at("$.start.ClientToken"),
                 "Sources": sfn.JsonPath.list_at("$.start.Sources"),
             },

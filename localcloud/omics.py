@@ -7,6 +7,7 @@ service. Jobs move through their statuses on the simulated clock; tests script o
 
 from __future__ import annotations
 
+import functools
 import itertools
 import json
 import re
@@ -183,10 +184,10 @@ class OmicsSimulator:
         if report.has_errors():
             raise OmicsError("ValidationException", report.generate_report())
         for name, shape in operation.input_shape.members.items():
-            pattern = shape.metadata.get("pattern")
+            pattern = _python_pattern(shape.metadata.get("pattern"))
             value = params.get(name)
-            if pattern and isinstance(value, str) and not re.fullmatch(pattern, value):
-                raise OmicsError("ValidationException", f"{name}: '{value}' does not match {pattern}")
+            if pattern and isinstance(value, str) and not pattern.fullmatch(value):
+                raise OmicsError("ValidationException", f"{name}: '{value}' does not match {pattern.pattern}")
 
     def _maybe_fault(self, operation: str) -> None:
         for fault in self._faults:
@@ -301,3 +302,14 @@ def _route(model: ServiceModel, operation_name: str) -> re.Pattern[str]:
     uri = model.operation_model(operation_name).http["requestUri"].split("?", 1)[0]
     regex = re.sub(r"\\\{(\w+?)\+?\\\}", r"(?P<\1>[^/]+)", re.escape(uri))
     return re.compile(f"^{regex}$")
+
+
+@functools.lru_cache(maxsize=None)
+def _python_pattern(pattern: str | None) -> re.Pattern[str] | None:
+    """The model's pattern, where Python's re can express it (not the Java-only \\p{..} classes)."""
+    if not pattern:
+        return None
+    try:
+        return re.compile(pattern)
+    except re.error:
+        return None

@@ -16,11 +16,11 @@ from typing import Any
 from unittest import mock
 
 import boto3
+from jsonpath_ng.ext import parse as jsonpath_parse
 from botocore import xform_name
 from moto.awslambda.models import LambdaFunction, lambda_backends
 from moto.core.utils import unix_time
 from moto.events import models as events_models
-from moto.events.utils import EventTemplateParser
 from moto.s3 import notifications as s3_notifications
 from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import state_task_service_aws_sdk
@@ -114,6 +114,7 @@ def _send_event_bridge_message(account_id: str, bucket: Any, event_name: str, ke
 def deliver_event(account_id: str, region: str, event: dict[str, Any]) -> None:
     """Put one event on the default bus, as EventBridge would deliver it to matching rules."""
     backend = events_models.events_backends[account_id][region]
+    event = {**event, "ingestion-time": unix_time()}
     for bus in backend.event_buses.values():
         for rule in list(bus.rules.values()):
             rule.send_to_targets(copy.deepcopy(event))
@@ -133,12 +134,7 @@ def _send_to_targets(runtime: InProcessLambdaRuntime) -> Any:
             if arn.service not in ("lambda", "states"):
                 others.append(target)
                 continue
-            transformer = target.get("InputTransformer", {})
-            payload = EventTemplateParser.parse(
-                input_template=transformer.get("InputTemplate"),
-                input_paths_map=transformer.get("InputPathsMap", {}),
-                event=original_event,
-            )
+            payload = _transform_input(target, original_event)
             if arn.service == "lambda":
                 function = lambda_backends[arn.account][arn.region].get_function(arn.resource_id)
                 threading.Thread(target=_invoke_async, args=(runtime, function, payload), daemon=True).start()
@@ -151,6 +147,25 @@ def _send_to_targets(runtime: InProcessLambdaRuntime) -> Any:
                 original(self, original_event, transform_input)
 
     return send_to_targets
+
+
+def _transform_input(target: dict[str, Any], event: dict[str, Any]) -> Any:
+    """EventBridge's InputTransformer: moto's leaves string values unquoted in the JSON template."""
+    if "Input" in target:
+        return json.loads(target["Input"])
+    transformer = target.get("InputTransformer")
+    if not transformer:
+        return event
+    values = {}
+    for name, path in transformer.get("InputPathsMap", {}).items():
+        matches = jsonpath_parse(path).find(event)
+        values[name] = matches[0].value if matches else None
+    template = transformer["InputTemplate"]
+    for name, value in values.items():
+        # Inside quotes a value is spliced in as text; elsewhere as JSON (strings get quoted).
+        template = template.replace(f'"<{name}>"', json.dumps(value if isinstance(value, str) else json.dumps(value)))
+        template = template.replace(f"<{name}>", json.dumps(value))
+    return json.loads(template)
 
 
 def _invoke_async(runtime: InProcessLambdaRuntime, function: Any, payload: Any) -> None:

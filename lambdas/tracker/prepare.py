@@ -43,7 +43,6 @@ def prepare_execution(payload: Any, settings: Settings) -> dict[str, Any]:
         "job": {"jobType": str(JobTypeName.REFERENCE_IMPORT), "referenceStoreId": store_id},
         "start": {
             "ReferenceStoreId": store_id,
-            "RoleArn": settings.import_role_arn,
             "ClientToken": token,
             "Sources": sources,
         },

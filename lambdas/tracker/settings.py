@@ -15,7 +15,6 @@ class Settings(BaseModel):
 
     table_name: str = Field(alias="TABLE_NAME", min_length=1)
     reference_store_id: str = Field(alias="REFERENCE_STORE_ID", default="")
-    import_role_arn: str = Field(alias="IMPORT_ROLE_ARN", default="")
     state_machine_arn: str = Field(alias="STATE_MACHINE_ARN", default="")
     poll_first_wait_seconds: int = Field(alias="POLL_FIRST_WAIT_SECONDS", default=30, ge=1)
     poll_backoff_factor: float = Field(alias="POLL_BACKOFF_FACTOR", default=1.5, ge=1)
