@@ -28,6 +28,8 @@ LAMBDA_SERVICE_ERRORS = [
     "Lambda.SdkClientException",
     "Lambda.ClientExecutionTimeoutException",
     "Lambda.TooManyRequestsException",
+    # Both functions are idempotent (the history write is conditional), so a timed-out run is retried.
+    "Sandbox.Timedout",
 ]
 # StartReferenceImportJob: transient errors, and the store taking one import at a time.
 START_TRANSIENT_ERRORS = ["Omics.ThrottlingException", "Omics.InternalServerException", "Omics.RequestTimeoutException"]

@@ -1,0 +1,51 @@
+# Every target installs what it needs: a .venv from pinned requirements, the pinned CDK CLI from npm.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+CDK := node_modules/.bin/cdk
+export CDK_DISABLE_VERSION_CHECK := 1
+export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
+
+.PHONY: install demo test unit e2e synth local lint format clean
+
+$(STAMP): requirements.txt requirements-dev.txt constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet -r requirements-dev.txt -c constraints.txt
+	touch $(STAMP)
+
+$(CDK): package.json package-lock.json
+	npm ci --no-audit --no-fund --silent
+
+install: $(STAMP) $(CDK)
+
+demo: install
+	$(BIN)/python -m localcloud.demo
+
+test: install
+	$(BIN)/python -m pytest -n 2 --dist loadgroup
+
+unit: install
+	$(BIN)/python -m pytest tests/unit
+
+e2e: install
+	$(BIN)/python -m pytest tests/e2e
+
+synth: install
+	$(CDK) synth --no-notices --quiet
+	@echo "Template: cdk.out/$$($(BIN)/python -c 'import json; print(json.load(open("cdk.json"))["context"]["stackName"])').template.json"
+
+local: install
+	$(BIN)/python -m localcloud.server
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+format: install
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+clean:
+	rm -rf $(VENV) node_modules cdk.out .pytest_cache .mypy_cache .ruff_cache
