@@ -88,7 +88,17 @@ class LocalCloud:
         return self
 
     def __exit__(self, *exc: tuple[type[BaseException] | None, BaseException | None, TracebackType | None]) -> None:
-        self._exit.close()
+        try:
+            self.drain()
+        finally:
+            self._exit.close()
+
+    def drain(self, timeout: float = 30) -> None:
+        """Let running executions end (on the simulated clock that is quick), so none outlives the cloud."""
+        for execution in self.executions():
+            if execution["status"] == "RUNNING":
+                with contextlib.suppress(TimeoutError):
+                    self.wait(execution["executionArn"], timeout=timeout)
 
     @staticmethod
     def _forget_simulator() -> None:

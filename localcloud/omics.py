@@ -65,7 +65,7 @@ class Timeline:
     def ending(cls, final: str = "COMPLETED", submitted: float = 20, running: float = 300, message: str = "") -> Timeline:
         steps: list[tuple[str, float]] = [("SUBMITTED", submitted), ("IN_PROGRESS", running)]
         if final == "CANCELLED":
-            steps.append(("CANCELLING", 60))
+            steps.append(("CANCELLING", 900))  # longer than the poll cap: always observed
         steps.append((final, 0))
         return cls(steps, message)
 

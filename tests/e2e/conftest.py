@@ -1,0 +1,26 @@
+"""End-to-end fixtures: the synthesized stack, deployed on a fresh local cloud for each test."""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from localcloud.cloud import LocalCloud, synthesize
+
+
+@pytest.fixture(scope="session")
+def cdk_out(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """`cdk synth` once per test session (cdk-nag runs as part of it)."""
+    return synthesize(tmp_path_factory.mktemp("cdk.out"))
+
+
+@pytest.fixture
+def cloud(cdk_out: Path) -> Iterator[LocalCloud]:
+    logging.getLogger("moto").setLevel(logging.CRITICAL)
+    warnings.filterwarnings("ignore", module="aws_lambda_powertools")
+    with LocalCloud(cdk_out) as local:
+        yield local

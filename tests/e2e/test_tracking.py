@@ -1,0 +1,343 @@
+"""The synthesized state machine, with the real handlers, on the local cloud: paths and exact histories."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from localcloud.cloud import LocalCloud
+from localcloud.omics import Timeline
+from localcloud.patches import deliver_event
+
+pytestmark = pytest.mark.e2e
+
+POLL_LOOP = ["PollJob", "JobFinished?", "WaitBeforeNextPoll"]
+START_PATH = ["Prepare", "StartOrFollow", "StartReferenceImport"]
+FOLLOW_PATH = ["Prepare", "StartOrFollow"]
+
+
+def polls_then(end: str, loops: int) -> list[str]:
+    """The states of `loops` polls that find the job running, then the final poll and the end state."""
+    return POLL_LOOP * loops + ["PollJob", "JobFinished?", end]
+
+
+def statuses(history: list[dict[str, Any]]) -> list[str]:
+    return [entry["status"] for entry in history]
+
+
+def job_of(described: dict[str, Any]) -> dict[str, str]:
+    return json.loads(described["output"])["job"]
+
+
+def assert_history(history: list[dict[str, Any]], expected: list[tuple[str, dict[str, str]]]) -> None:
+    """Exact entries, numbered 1.. without gaps, each observed by a poll, in time order."""
+    assert [(e["status"], e["items"]) for e in history] == expected
+    assert [e["sequence"] for e in history] == list(range(1, len(expected) + 1))
+    assert all(e["observedBy"] == "poll" for e in history)
+    assert [e["observedAt"] for e in history] == sorted(e["observedAt"] for e in history)
+
+
+def loops_for(timeline: Timeline, first_wait: int = 30, factor: float = 1.5, cap: int = 600) -> int:
+    """How many waits the default backoff needs before a poll sees the job's end."""
+    waited, loops, unchanged, previous = 0.0, 0, 0, timeline.status_at(0)
+    while timeline.status_at(waited) not in {"COMPLETED", "FAILED", "CANCELLED", "COMPLETED_WITH_FAILURES"}:
+        waited += min(first_wait * factor**unchanged, cap)
+        loops += 1
+        current = timeline.status_at(waited)
+        unchanged = 0 if current != previous else unchanged + 1
+        previous = current
+    return loops
+
+
+class TestReferenceImports:
+    def test_upload_starts_one_named_execution_that_follows_the_import_to_completed(self, cloud: LocalCloud) -> None:
+        # Given the deployed stack, when a reference genome is uploaded under the prefix
+        cloud.upload("references/GRCh38.fa.gz")
+        [execution] = cloud.wait_for_executions(1)
+
+        # Then one execution, named after the upload, imports it and follows it to COMPLETED
+        described = cloud.wait(execution["executionArn"])
+        assert described["status"] == "SUCCEEDED"
+        assert described["name"].startswith("GRCh38.fa.gz-") and len(described["name"]) <= 80
+        loops = loops_for(cloud.omics.default_timeline)
+        assert cloud.states_entered(execution["executionArn"]) == START_PATH + polls_then("JobCompleted", loops)
+
+        source = f"s3://{cloud.bucket}/references/GRCh38.fa.gz"
+        job = job_of(described)
+        assert job["referenceStoreId"] == cloud.reference_store_id
+        assert_history(
+            cloud.history(job),
+            [
+                ("SUBMITTED", {source: "NOT_STARTED"}),
+                ("IN_PROGRESS", {source: "IN_PROGRESS"}),
+                ("COMPLETED", {source: "FINISHED"}),
+            ],
+        )
+        # and the import was asked for the uploaded file, under a name derived from the key
+        [imported] = cloud.omics.jobs.values()
+        assert imported.items == [{"sourceFile": source, "name": "GRCh38", "description": f"Uploaded to {source}"}]
+
+    def test_upload_outside_the_prefix_or_with_another_ending_starts_nothing(self, cloud: LocalCloud) -> None:
+        cloud.upload("other/GRCh38.fa")
+        cloud.upload("references/notes.pdf")
+        cloud.upload("references/genome.fasta")  # the one that counts, so we know delivery happened
+        [execution] = cloud.wait_for_executions(1)
+        cloud.wait(execution["executionArn"])
+        executions = cloud.executions()
+        assert len(executions) == 1
+        assert executions[0]["name"].startswith("genome.fasta-")
+
+    def test_console_started_import_passes_names_descriptions_and_tags(self, cloud: LocalCloud) -> None:
+        console_input = {
+            "jobType": "REFERENCE_IMPORT",
+            "sources": [
+                {
+                    "sourceFile": "s3://my-genomes/hg38/hg38.fna",
+                    "name": "hg38",
+                    "description": "UCSC hg38",
+                    "tags": {"project": "cohort-a"},
+                }
+            ],
+        }
+        described = cloud.wait(cloud.start_execution(console_input))
+
+        assert described["status"] == "SUCCEEDED"
+        assert cloud.states_entered(described["executionArn"]) == START_PATH + polls_then(
+            "JobCompleted", loops_for(cloud.omics.default_timeline)
+        )
+        [imported] = cloud.omics.jobs.values()
+        assert imported.items == [console_input["sources"][0]]
+        assert imported.role_arn.endswith(":role/OmicsJobTracker-StorageImportRoleECD6A8EF")
+        assert statuses(cloud.history(job_of(described))) == ["SUBMITTED", "IN_PROGRESS", "COMPLETED"]
+
+    def test_repeated_console_request_gets_the_same_job_not_a_second_one(self, cloud: LocalCloud) -> None:
+        console_input = {"jobType": "REFERENCE_IMPORT", "sources": [{"sourceFile": "s3://my-genomes/a.fa"}]}
+        first = cloud.wait(cloud.start_execution(console_input))
+        second = cloud.wait(cloud.start_execution(console_input))
+
+        assert first["status"] == second["status"] == "SUCCEEDED"
+        assert job_of(first) == job_of(second)
+        assert len(cloud.omics.jobs) == 1
+        assert statuses(cloud.history(job_of(first))) == ["SUBMITTED", "IN_PROGRESS", "COMPLETED"]
+
+    def test_two_uploads_at_once_to_the_same_store_are_both_imported(self, cloud: LocalCloud) -> None:
+        # Given a store that takes one import at a time, when two references arrive together
+        # (queued long enough that the other execution's waits, which share the clock, can't skip SUBMITTED)
+        for _ in range(2):
+            cloud.omics.plan_next_import(Timeline.ending(submitted=1800, running=1800))
+        cloud.upload("references/one.fa")
+        cloud.upload("references/two.fa")
+        executions = cloud.wait_for_executions(2)
+
+        # Then both executions succeed: the second start waited for the store with a long backoff
+        described = [cloud.wait(e["executionArn"]) for e in executions]
+        assert [d["status"] for d in described] == ["SUCCEEDED", "SUCCEEDED"]
+        assert cloud.omics.call_count("StartReferenceImportJob") >= 3  # at least one "store busy" answer
+        busy = [
+            e
+            for d in described
+            for e in cloud.events(d["executionArn"])
+            if e["type"] == "TaskFailed" and e["taskFailedEventDetails"]["error"] == "Omics.ServiceQuotaExceededException"
+        ]
+        assert busy, "the second import should have been refused while the first ran"
+        jobs = sorted(cloud.omics.jobs.values(), key=lambda job: job.created)
+        assert jobs[1].created >= jobs[0].completion_time()  # never two imports at once
+        for d in described:
+            assert statuses(cloud.history(job_of(d))) == ["SUBMITTED", "IN_PROGRESS", "COMPLETED"]
+
+    def test_same_s3_event_delivered_twice_tracks_one_import(self, cloud: LocalCloud) -> None:
+        cloud.upload("references/dup.fa")
+        [execution] = cloud.wait_for_executions(1)
+        described = cloud.wait(execution["executionArn"])
+        upload = json.loads(described["input"])["s3Upload"]
+
+        # When S3 delivers the same event again (at-least-once delivery)
+        redelivered = {
+            "version": "0",
+            "id": "another-delivery-id",
+            "detail-type": "Object Created",
+            "source": "aws.s3",
+            "account": "123456789012",
+            "time": "2026-01-05T09:00:00Z",
+            "region": "us-east-1",
+            "resources": [f"arn:aws:s3:::{cloud.bucket}"],
+            "detail": {
+                "bucket": {"name": upload["bucket"]},
+                "object": {"key": upload["key"], "sequencer": upload["sequencer"], "etag": upload["etag"]},
+            },
+        }
+        deliver_event("123456789012", "us-east-1", redelivered)
+        invocations_before = len(cloud.lambdas.invocations)
+        deliver_event("123456789012", "us-east-1", redelivered)
+        cloud.wait_for_executions(1)
+
+        # Then the trigger finds the execution that exists: no second execution, job or history entry
+        _wait_until(lambda: len(cloud.lambdas.invocations) > invocations_before)
+        assert len(cloud.executions()) == 1
+        assert cloud.omics.call_count("StartReferenceImportJob") == 1
+        assert statuses(cloud.history(job_of(described))) == ["SUBMITTED", "IN_PROGRESS", "COMPLETED"]
+        assert cloud.lambdas.async_failures == []
+
+
+class TestFollowingJobsStartedElsewhere:
+    @pytest.mark.parametrize(
+        ("job_type", "ids", "items", "item_statuses"),
+        [
+            ("REFERENCE_IMPORT", {"referenceStoreId": "1111111111"}, [], []),
+            ("VARIANT_IMPORT", {}, ["s3://vcfs/a.vcf.gz"], ["SUBMITTED", "IN_PROGRESS", "COMPLETED"]),
+            ("READ_SET_EXPORT", {"sequenceStoreId": "2222222222"}, ["3333333333"], ["NOT_STARTED", "IN_PROGRESS", "FINISHED"]),
+        ],
+    )
+    def test_each_job_type_is_followed_to_completed(
+        self, cloud: LocalCloud, job_type: str, ids: dict[str, str], items: list[str], item_statuses: list[str]
+    ) -> None:
+        store = next(iter(ids.values()), "")
+        job = cloud.omics.add_job(job_type, Timeline.ending(), store_id=store, items=items)
+        if job_type == "REFERENCE_IMPORT":  # reference sources carry the file and name
+            job.items = [{"sourceFile": "s3://refs/x.fa", "name": "x-ref"}]
+            items, item_statuses = ["s3://refs/x.fa"], ["NOT_STARTED", "IN_PROGRESS", "FINISHED"]
+
+        described = cloud.wait(cloud.start_execution({"jobType": job_type, **ids, "jobId": job.job_id}))
+
+        assert described["status"] == "SUCCEEDED"
+        assert cloud.states_entered(described["executionArn"]) == FOLLOW_PATH + polls_then(
+            "JobCompleted", loops_for(job.timeline)
+        )
+        expected = [
+            (status, {key: item_status for key in items})
+            for status, item_status in zip(["SUBMITTED", "IN_PROGRESS", "COMPLETED"], item_statuses, strict=True)
+        ]
+        assert_history(cloud.history({"jobType": job_type, **ids, "jobId": job.job_id}), expected)
+        assert cloud.omics.call_count("StartReferenceImportJob") == 0
+
+    @pytest.mark.parametrize(
+        ("final", "end_state", "expected_statuses"),
+        [
+            ("FAILED", "JobFailed", ["SUBMITTED", "IN_PROGRESS", "FAILED"]),
+            ("CANCELLED", "JobCancelled", ["SUBMITTED", "IN_PROGRESS", "CANCELLING", "CANCELLED"]),
+            ("COMPLETED_WITH_FAILURES", "JobCompletedWithFailures", ["SUBMITTED", "IN_PROGRESS", "COMPLETED_WITH_FAILURES"]),
+        ],
+    )
+    def test_unsuccessful_end_fails_the_execution_with_the_status_and_message(
+        self, cloud: LocalCloud, final: str, end_state: str, expected_statuses: list[str]
+    ) -> None:
+        message = f"simulated {final.lower()}"
+        job = cloud.omics.add_job(
+            "READ_SET_EXPORT", Timeline.ending(final, message=message), store_id="2222222222", items=["3333333333"]
+        )
+        described = cloud.wait(
+            cloud.start_execution({"jobType": "READ_SET_EXPORT", "sequenceStoreId": "2222222222", "jobId": job.job_id})
+        )
+
+        assert described["status"] == "FAILED"
+        assert described["error"] == f"Job.{final}"
+        assert described["cause"] == message
+        path = cloud.states_entered(described["executionArn"])
+        assert path[-3:] == ["PollJob", "JobFinished?", end_state]
+        if final == "CANCELLED":  # CANCELLING is not terminal: the execution kept polling through it
+            assert path.count("WaitBeforeNextPoll") == loops_for(job.timeline)
+        history = cloud.history({"jobType": "READ_SET_EXPORT", "sequenceStoreId": "2222222222", "jobId": job.job_id})
+        assert statuses(history) == expected_statuses
+        assert history[-1]["statusMessage"] == message
+
+    def test_throttling_several_times_in_a_row_is_retried_without_duplicate_entries(self, cloud: LocalCloud) -> None:
+        # (queued long enough that the job is still SUBMITTED after the retries' backoff)
+        job = cloud.omics.add_job("VARIANT_IMPORT", Timeline.ending(submitted=900), items=["s3://vcfs/a.vcf.gz"])
+        cloud.omics.fail_next("GetVariantImportJob", "ThrottlingException", times=4)
+
+        described = cloud.wait(cloud.start_execution({"jobType": "VARIANT_IMPORT", "jobId": job.job_id}))
+
+        assert described["status"] == "SUCCEEDED"
+        failures = [e for e in cloud.events(described["executionArn"]) if e["type"] == "LambdaFunctionFailed"]
+        assert [f["lambdaFunctionFailedEventDetails"]["error"] for f in failures] == ["ServiceThrottled"] * 4
+        assert "ThrottlingException" in failures[0]["lambdaFunctionFailedEventDetails"]["cause"]
+        assert statuses(cloud.history({"jobType": "VARIANT_IMPORT", "jobId": job.job_id})) == [
+            "SUBMITTED",
+            "IN_PROGRESS",
+            "COMPLETED",
+        ]
+
+    def test_throttled_start_is_retried(self, cloud: LocalCloud) -> None:
+        cloud.omics.fail_next("StartReferenceImportJob", "ThrottlingException", times=2)
+        described = cloud.wait(
+            cloud.start_execution({"jobType": "REFERENCE_IMPORT", "sources": [{"sourceFile": "s3://genomes/a.fa"}]})
+        )
+        assert described["status"] == "SUCCEEDED"
+        errors = [e["taskFailedEventDetails"]["error"] for e in cloud.events(described["executionArn"]) if e["type"] == "TaskFailed"]
+        assert errors == ["Omics.ThrottlingException"] * 2
+        assert len(cloud.omics.jobs) == 1
+
+    def test_job_that_does_not_exist_fails_with_a_clear_cause_and_writes_nothing(self, cloud: LocalCloud) -> None:
+        described = cloud.wait(
+            cloud.start_execution({"jobType": "REFERENCE_IMPORT", "referenceStoreId": "1111111111", "jobId": "9999999999"})
+        )
+
+        assert described["status"] == "FAILED"
+        assert described["error"] == "JobNotFound"
+        assert "9999999999" in described["cause"] and "ResourceNotFoundException" in described["cause"]
+        assert cloud.states_entered(described["executionArn"]) == FOLLOW_PATH + [
+            "PollJob",
+            "DescribeTrackingFailed",
+            "TrackingFailed",
+        ]
+        assert cloud.table_items() == []
+
+    def test_poll_retried_after_its_write_adds_no_duplicate_entry(self, cloud: LocalCloud) -> None:
+        # Given a poll that records SUBMITTED and then times out before it can answer
+        from localcloud.lambda_runtime import InvocationFault
+
+        cloud.lambdas.faults.append(InvocationFault(function_contains="Poll"))
+        job = cloud.omics.add_job("READ_SET_EXPORT", Timeline.ending(), store_id="2222222222", items=["3333333333"])
+
+        described = cloud.wait(
+            cloud.start_execution({"jobType": "READ_SET_EXPORT", "sequenceStoreId": "2222222222", "jobId": job.job_id})
+        )
+
+        # Then the retry finds SUBMITTED already recorded and the history has each status once
+        assert described["status"] == "SUCCEEDED"
+        failures = [e for e in cloud.events(described["executionArn"]) if e["type"] == "LambdaFunctionFailed"]
+        assert [f["lambdaFunctionFailedEventDetails"]["error"] for f in failures] == ["Sandbox.Timedout"]
+        history = cloud.history({"jobType": "READ_SET_EXPORT", "sequenceStoreId": "2222222222", "jobId": job.job_id})
+        assert statuses(history) == ["SUBMITTED", "IN_PROGRESS", "COMPLETED"]
+        assert [e["sequence"] for e in history] == [1, 2, 3]
+
+
+BAD_INPUTS = [
+    pytest.param({"jobId": "1234567890"}, "jobType: required", id="missing-job-type"),
+    pytest.param({"jobType": "ALIGNMENT", "jobId": "1234567890"}, 'jobType: must be one of REFERENCE_IMPORT, VARIANT_IMPORT, READ_SET_EXPORT, got "ALIGNMENT"', id="unknown-job-type"),
+    pytest.param({"jobType": "READ_SET_EXPORT", "jobId": "1234567890"}, "sequenceStoreId: required to follow a READ_SET_EXPORT job", id="missing-store-id"),
+    pytest.param({"jobType": "VARIANT_IMPORT", "jobId": "not-a-uuid"}, "jobId: 'not-a-uuid' does not match", id="bad-job-id"),
+    pytest.param({"jobType": "REFERENCE_IMPORT", "sources": [{"sourceFile": "https://example.com/a.fa"}]}, "sources[0].sourceFile: must be an S3 URI like s3://bucket/path/genome.fa, got 'https://example.com/a.fa'", id="bad-s3-uri"),
+    pytest.param({"jobType": "REFERENCE_IMPORT", "sources": [{"sourceFile": "s3://genomes/a.bam"}]}, "sources[0].sourceFile: must end with a reference file ending", id="wrong-file-ending"),
+    pytest.param({"jobType": "REFERENCE_IMPORT", "sources": "s3://genomes/a.fa"}, "sources: Input should be a valid list", id="sources-not-a-list"),
+    pytest.param({"jobType": "VARIANT_IMPORT", "jobId": 42}, "jobId: Input should be a valid string", id="job-id-not-a-string"),
+    pytest.param({"jobType": "REFERENCE_IMPORT", "sources": []}, "sources: List should have at least 1 item", id="no-sources"),
+    pytest.param({"jobType": "REFERENCE_IMPORT", "sources": [{"sourceFile": "s3://genomes/a.fa", "colour": "red"}]}, "sources[0].colour: unknown field", id="unknown-field"),
+    pytest.param({"jobType": "REFERENCE_IMPORT"}, "give exactly one of 'sources'", id="nothing-to-do"),
+]
+
+
+@pytest.mark.parametrize(("bad_input", "message"), BAD_INPUTS)
+def test_bad_input_fails_at_validation_naming_the_field_and_writes_nothing(
+    cloud: LocalCloud, bad_input: dict[str, Any], message: str
+) -> None:
+    described = cloud.wait(cloud.start_execution(bad_input))
+
+    assert described["status"] == "FAILED"
+    assert described["error"] == "InvalidInput"
+    assert message in described["cause"]
+    assert cloud.states_entered(described["executionArn"]) == ["Prepare", "DescribeInputRejected", "InputRejected"]
+    assert cloud.table_items() == []
+    assert cloud.omics.calls == []
+
+
+def _wait_until(condition: Any, timeout: float = 10) -> None:
+    import time
+
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise TimeoutError("condition not met")
+        time.sleep(0.02)

@@ -1,0 +1,173 @@
+"""Synthesizing the stack with cdk-nag, and reading the synthesized template."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+# jsii prints a banner about the Node.js version on every start; it is noise in test output.
+os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "1")
+os.environ.setdefault("JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION", "1")
+
+import aws_cdk as cdk
+import pytest
+from aws_cdk.assertions import Template
+from constructs import IConstruct
+
+import infra.nag
+from infra.settings import TrackerSettings
+from infra.stack import OmicsJobTrackerStack
+
+STACK_NAME = "OmicsJobTracker"
+
+
+def render(value: Any) -> str:
+    """A CloudFormation value as one string: Ref and GetAtt become ${Name} / ${Name.Attr}, joins are joined."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict) and len(value) == 1:
+        ((function, argument),) = value.items()
+        if function == "Ref":
+            return f"${{{argument}}}"
+        if function == "Fn::GetAtt":
+            return f"${{{argument[0]}.{argument[1]}}}"
+        if function == "Fn::Join":
+            separator, parts = argument
+            return str(separator).join(render(part) for part in parts)
+    return json.dumps(value, sort_keys=True)
+
+
+def as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+@dataclass(frozen=True)
+class Acknowledged:
+    construct_path: str
+    finding: str
+    reason: str
+
+
+@dataclass
+class ValidationsRecorder:
+    """Stands in for ``aws_cdk.Validations`` inside infra.nag: records what it is told, then does it."""
+
+    acknowledged: list[Acknowledged] = field(default_factory=list)
+    plugins: list[Any] = field(default_factory=list)
+
+    def of(self, scope: IConstruct) -> _RecordingValidations:
+        return _RecordingValidations(self, scope)
+
+
+class _RecordingValidations:
+    def __init__(self, recorder: ValidationsRecorder, scope: IConstruct) -> None:
+        self._recorder = recorder
+        self._scope = scope
+        self._real = cdk.Validations.of(scope)
+
+    def add_plugins(self, *plugins: Any) -> None:
+        self._recorder.plugins.extend(plugins)
+        self._real.add_plugins(*plugins)
+
+    def acknowledge(self, *acknowledgments: cdk.Acknowledgment) -> None:
+        for acknowledgment in acknowledgments:
+            self._recorder.acknowledged.append(
+                Acknowledged(self._scope.node.path, acknowledgment.id, acknowledgment.reason)
+            )
+        self._real.acknowledge(*acknowledgments)
+
+
+def add_recorded_nag_checks(stack: cdk.Stack) -> ValidationsRecorder:
+    """infra.nag.add_nag_checks, unchanged, with its acknowledgments recorded for inspection."""
+    recorder = ValidationsRecorder()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(infra.nag, "Validations", recorder)
+        infra.nag.add_nag_checks(stack)
+    return recorder
+
+
+@dataclass
+class Synthesized:
+    stack: OmicsJobTrackerStack
+    settings: TrackerSettings
+    template: Template
+    nag: ValidationsRecorder
+    outdir: Path
+
+    @cached_property
+    def json(self) -> dict[str, Any]:
+        return self.template.to_json()
+
+    @property
+    def resources(self) -> dict[str, Any]:
+        return self.json["Resources"]
+
+    def construct(self, path: str) -> IConstruct:
+        node: IConstruct = self.stack
+        for part in path.split("/"):
+            node = node.node.find_child(part)
+        return node
+
+    def logical_id(self, path: str) -> str:
+        construct = self.construct(path)
+        element = construct.node.default_child or construct
+        assert isinstance(element, cdk.CfnElement), path
+        return str(self.stack.resolve(self.stack.get_logical_id(element)))
+
+    def resource(self, path: str) -> dict[str, Any]:
+        return self.resources[self.logical_id(path)]
+
+    def of_type(self, resource_type: str) -> dict[str, Any]:
+        return {key: value for key, value in self.resources.items() if value["Type"] == resource_type}
+
+    def statements_of_role(self, role_path: str) -> list[dict[str, Any]]:
+        """Every statement granted to a role (inline, attached policies, managed policies), normalised."""
+        role_id = self.logical_id(role_path)
+        role = self.resources[role_id]["Properties"]
+        documents = [policy["PolicyDocument"] for policy in role.get("Policies", [])]
+        for resource in self.resources.values():
+            if resource["Type"] in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy") and {"Ref": role_id} in resource[
+                "Properties"
+            ].get("Roles", []):
+                documents.append(resource["Properties"]["PolicyDocument"])
+        return [_normalise(statement) for document in documents for statement in document["Statement"]]
+
+    def all_statements(self) -> list[tuple[str, dict[str, Any]]]:
+        """(policy logical id, normalised statement) for every identity policy in the template."""
+        found = []
+        for key, resource in self.resources.items():
+            if resource["Type"] in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy"):
+                found.extend((key, _normalise(s)) for s in resource["Properties"]["PolicyDocument"]["Statement"])
+            if resource["Type"] == "AWS::IAM::Role":
+                for policy in resource["Properties"].get("Policies", []):
+                    found.extend((key, _normalise(s)) for s in policy["PolicyDocument"]["Statement"])
+        return found
+
+    @cached_property
+    def definition(self) -> dict[str, Any]:
+        """The state machine definition, with every token replaced by a ${...} placeholder."""
+        properties = self.resource("Workflow/StateMachine")["Properties"]
+        return json.loads(render(properties["DefinitionString"]))
+
+
+def _normalise(statement: dict[str, Any]) -> dict[str, Any]:
+    normalised = dict(statement)
+    normalised["Action"] = sorted(as_list(statement.get("Action", [])))
+    normalised["Resource"] = sorted(render(resource) for resource in as_list(statement.get("Resource", [])))
+    return normalised
+
+
+def synthesize(
+    outdir: Path, context: dict[str, Any] | None = None, settings: TrackerSettings | None = None
+) -> Synthesized:
+    app = cdk.App(outdir=str(outdir), context=context or {})
+    settings = settings or TrackerSettings.from_context(app.node)
+    stack = OmicsJobTrackerStack(app, STACK_NAME, settings=settings)
+    nag = add_recorded_nag_checks(stack)
+    # Synthesis runs the cdk-nag validation plugin: any unacknowledged finding raises here.
+    template = Template.from_stack(stack)
+    return Synthesized(stack=stack, settings=settings, template=template, nag=nag, outdir=outdir)

@@ -1,0 +1,137 @@
+"""cdk.json context reaches TrackerSettings, and through it the synthesized stack; bad context fails early."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import aws_cdk as cdk
+import pytest
+from stack_template import Synthesized, render, synthesize
+
+from infra.settings import TrackerSettings
+
+CDK_JSON = Path(__file__).resolve().parents[2] / "cdk.json"
+EXISTING_STORE_ID = "1234567890"
+OVERRIDES = {
+    "pollFirstWaitSeconds": 45,
+    "pollMaxWaitSeconds": 900,
+    "referenceStoreId": EXISTING_STORE_ID,
+    "uploadPrefix": "genomes/",
+}
+
+
+@pytest.fixture(scope="module")
+def overridden(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
+    """The stack synthesized with context overrides, as ``cdk synth -c key=value`` would (cdk-nag included)."""
+    return synthesize(tmp_path_factory.mktemp("cdk.out"), context=OVERRIDES)
+
+
+def _settings_from(context: dict[str, Any]) -> TrackerSettings:
+    return TrackerSettings.from_context(cdk.App(context=context).node)
+
+
+def _environment(synth: Synthesized, name: str) -> dict[str, Any]:
+    return synth.resource(f"Functions/{name}")["Properties"]["Environment"]["Variables"]
+
+
+# --- reading the context -------------------------------------------------------------------------------
+
+
+def test_context_values_reach_the_settings() -> None:
+    settings = _settings_from(OVERRIDES)
+
+    assert settings.poll_first_wait_seconds == 45
+    assert settings.poll_max_wait_seconds == 900
+    assert settings.reference_store_id == EXISTING_STORE_ID
+    assert settings.upload_prefix == "genomes/"
+    assert settings.poll_backoff_factor == TrackerSettings().poll_backoff_factor  # not given: the default
+
+
+def test_command_line_context_strings_are_converted() -> None:
+    # `cdk synth -c pollFirstWaitSeconds=45` passes every value as a string.
+    settings = _settings_from({"pollFirstWaitSeconds": "45", "pollBackoffFactor": "2"})
+
+    assert settings.poll_first_wait_seconds == 45
+    assert settings.poll_backoff_factor == 2.0
+
+
+def test_empty_reference_store_id_means_create_one() -> None:
+    assert _settings_from({"referenceStoreId": ""}).reference_store_id is None
+
+
+def test_cdk_json_context_is_valid() -> None:
+    context = json.loads(CDK_JSON.read_text())["context"]
+
+    settings = _settings_from(context)
+
+    assert settings.stack_name == context["stackName"]
+    assert settings.poll_first_wait_seconds == context["pollFirstWaitSeconds"]
+
+
+def test_every_cdk_json_setting_is_a_tracker_setting_and_vice_versa() -> None:
+    # A misspelt key would be silently ignored by from_context: keep cdk.json and the model in step.
+    context = json.loads(CDK_JSON.read_text())["context"]
+    settings_keys = {key for key in context if not key.startswith("@")}
+    aliases = {field.alias for field in TrackerSettings.model_fields.values()}
+
+    assert settings_keys == aliases
+
+
+@pytest.mark.parametrize(
+    ("context", "key"),
+    [
+        ({"referenceStoreId": "abc"}, "referenceStoreId"),
+        ({"referenceStoreId": "123"}, "referenceStoreId"),
+        ({"pollFirstWaitSeconds": 60, "pollMaxWaitSeconds": 30}, "pollMaxWaitSeconds"),
+        ({"pollMaxWaitSeconds": 10}, "pollMaxWaitSeconds"),  # below the default first wait of 30
+        ({"pollFirstWaitSeconds": 0}, "pollFirstWaitSeconds"),
+        ({"pollBackoffFactor": 0.5}, "pollBackoffFactor"),
+        ({"logRetentionDays": 10}, "logRetentionDays"),
+        ({"uploadPrefix": "/references/"}, "uploadPrefix"),
+        ({"uploadPrefix": "refs/*/"}, "uploadPrefix"),
+        ({"executionTimeoutDays": 0}, "executionTimeoutDays"),
+    ],
+)
+def test_invalid_context_fails_naming_the_key(context: dict[str, Any], key: str) -> None:
+    with pytest.raises(ValueError, match=r"invalid cdk\.json context") as raised:
+        _settings_from(context)
+
+    assert key in str(raised.value)
+
+
+# --- the synthesized stack follows the context -----------------------------------------------------------
+
+
+def test_existing_reference_store_is_used_instead_of_creating_one(overridden: Synthesized) -> None:
+    overridden.template.resource_count_is("AWS::Omics::ReferenceStore", 0)
+    for name in ("Prepare", "Poll", "Trigger"):
+        assert _environment(overridden, name)["REFERENCE_STORE_ID"] == EXISTING_STORE_ID
+
+
+def test_imports_are_allowed_into_the_existing_store_only(overridden: Synthesized) -> None:
+    statements = overridden.statements_of_role("Workflow/StateMachine/Role")
+    (start,) = [s for s in statements if "omics:StartReferenceImportJob" in s["Action"]]
+
+    assert start["Resource"] == [
+        f"arn:${{AWS::Partition}}:omics:${{AWS::Region}}:${{AWS::AccountId}}:referenceStore/{EXISTING_STORE_ID}"
+    ]
+
+
+def test_poll_schedule_context_reaches_the_functions(overridden: Synthesized) -> None:
+    environment = _environment(overridden, "Poll")
+
+    assert environment["POLL_FIRST_WAIT_SECONDS"] == "45"
+    assert environment["POLL_MAX_WAIT_SECONDS"] == "900"
+
+
+def test_upload_prefix_context_reaches_the_rule_and_the_import_role(overridden: Synthesized) -> None:
+    rule = overridden.resource("UploadTrigger/ReferenceUploaded")["Properties"]
+    keys = [pattern["wildcard"] for pattern in rule["EventPattern"]["detail"]["object"]["key"]]
+    statements = overridden.statements_of_role("Storage/ImportRole")
+    (read,) = [s for s in statements if s["Action"] == ["s3:GetObject"]]
+
+    assert keys
+    assert all(key.startswith("genomes/*") for key in keys)
+    assert [render(r) for r in read["Resource"]] == [f"${{{overridden.logical_id('Storage/Uploads')}.Arn}}/genomes/*"]

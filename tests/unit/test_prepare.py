@@ -1,0 +1,257 @@
+"""prepare_execution: the normalised request the state machine runs on, for each accepted input shape."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import botocore.session
+import pytest
+
+from tracker.errors import InvalidInput
+from tracker.prepare import prepare_execution
+from tracker.settings import Settings
+
+STORE_ID = "1234567890"
+OTHER_STORE_ID = "5555555555"
+BUCKET = "omics-uploads-111122223333"
+KEY = "references/GRCh38/hg38.fa.gz"
+SEQUENCER = "0062E99A88DC407460"
+FIRST_POLL = {"attempt": 0, "unchangedPolls": 0}
+
+_START_IMPORT = (
+    botocore.session.get_session().get_service_model("omics").operation_model("StartReferenceImportJob").input_shape
+)
+
+
+def _pascal(name: str) -> str:
+    return name[0].upper() + name[1:]
+
+
+# StartReferenceImportJob's parameters as the Step Functions SDK integration takes them (PascalCase).
+START_PARAMETERS = {_pascal(name) for name in _START_IMPORT.members}
+SOURCE_FIELDS = {_pascal(name) for name in _START_IMPORT.members["sources"].member.members}
+REQUIRED_SOURCE_FIELDS = {_pascal(name) for name in _START_IMPORT.members["sources"].member.required_members}
+
+
+def _settings(**overrides: str) -> Settings:
+    env = {"TABLE_NAME": "history", "REFERENCE_STORE_ID": STORE_ID, **overrides}
+    return Settings.model_validate(env)
+
+
+@pytest.fixture
+def settings() -> Settings:
+    return _settings()
+
+
+def _upload(sequencer: str = SEQUENCER, **extra: Any) -> dict[str, Any]:
+    return {
+        "jobType": "REFERENCE_IMPORT",
+        "s3Upload": {"bucket": BUCKET, "key": KEY, "sequencer": sequencer, "etag": "abc", **extra},
+    }
+
+
+def _console(*source_files: str, **extra: Any) -> dict[str, Any]:
+    return {"jobType": "REFERENCE_IMPORT", "sources": [{"sourceFile": f} for f in source_files], **extra}
+
+
+# --- following an existing job -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("payload", "job"),
+    [
+        (
+            {"jobType": "REFERENCE_IMPORT", "jobId": "9876543210", "referenceStoreId": STORE_ID},
+            {"jobType": "REFERENCE_IMPORT", "referenceStoreId": STORE_ID, "jobId": "9876543210"},
+        ),
+        (
+            {"jobType": "VARIANT_IMPORT", "jobId": "0f0e0d0c-0b0a-4909-8807-060504030201"},
+            {"jobType": "VARIANT_IMPORT", "jobId": "0f0e0d0c-0b0a-4909-8807-060504030201"},
+        ),
+        (
+            {"jobType": "READ_SET_EXPORT", "jobId": "9876543210", "sequenceStoreId": STORE_ID},
+            {"jobType": "READ_SET_EXPORT", "sequenceStoreId": STORE_ID, "jobId": "9876543210"},
+        ),
+    ],
+    ids=["REFERENCE_IMPORT", "VARIANT_IMPORT", "READ_SET_EXPORT"],
+)
+def test_follow_request_polls_the_given_job_and_starts_nothing(
+    payload: dict[str, Any], job: dict[str, str], settings: Settings
+) -> None:
+    prepared = prepare_execution(payload, settings)
+
+    # No "start" key: the state machine's StartOrFollow choice goes straight to PollJob.
+    assert prepared == {"job": job, "poll": FIRST_POLL}
+
+
+def test_follow_request_works_without_a_configured_reference_store() -> None:
+    payload = {"jobType": "VARIANT_IMPORT", "jobId": "0f0e0d0c-0b0a-4909-8807-060504030201"}
+
+    prepared = prepare_execution(payload, _settings(REFERENCE_STORE_ID=""))
+
+    assert "start" not in prepared
+
+
+# --- starting an import from the console ---------------------------------------------------------------
+
+
+def test_console_request_starts_an_import_in_the_configured_store(settings: Settings) -> None:
+    prepared = prepare_execution(_console("s3://bucket/references/hg38.fa"), settings)
+
+    assert prepared["job"] == {"jobType": "REFERENCE_IMPORT", "referenceStoreId": STORE_ID}
+    assert prepared["poll"] == FIRST_POLL
+    start = prepared["start"]
+    assert start["ReferenceStoreId"] == STORE_ID
+    assert start["Sources"] == [{"SourceFile": "s3://bucket/references/hg38.fa", "Name": "hg38"}]
+
+
+def test_start_parameters_are_the_api_parameters_in_pascal_case_except_the_role(settings: Settings) -> None:
+    start = prepare_execution(_console("s3://bucket/references/hg38.fa"), settings)["start"]
+
+    # RoleArn is fixed in the state machine definition (the import role), never taken from the input.
+    assert set(start) == START_PARAMETERS - {"RoleArn"}
+    for source in start["Sources"]:
+        assert set(source) <= SOURCE_FIELDS
+        assert set(source) >= REQUIRED_SOURCE_FIELDS
+
+
+def test_console_source_details_are_passed_in_pascal_case(settings: Settings) -> None:
+    payload = {
+        "jobType": "REFERENCE_IMPORT",
+        "sources": [
+            {
+                "sourceFile": "s3://bucket/references/t2t.fasta.gz",
+                "name": "T2T-CHM13",
+                "description": "telomere to telomere",
+                "tags": {"project": "pangenome"},
+            }
+        ],
+    }
+
+    sources = prepare_execution(payload, settings)["start"]["Sources"]
+
+    assert sources == [
+        {
+            "SourceFile": "s3://bucket/references/t2t.fasta.gz",
+            "Name": "T2T-CHM13",
+            "Description": "telomere to telomere",
+            "Tags": {"project": "pangenome"},
+        }
+    ]
+
+
+def test_reference_store_in_the_request_overrides_the_configured_one(settings: Settings) -> None:
+    prepared = prepare_execution(_console("s3://bucket/hg38.fa", referenceStoreId=OTHER_STORE_ID), settings)
+
+    assert prepared["job"]["referenceStoreId"] == OTHER_STORE_ID
+    assert prepared["start"]["ReferenceStoreId"] == OTHER_STORE_ID
+
+
+def test_repeated_console_request_gets_the_same_client_token(settings: Settings) -> None:
+    # Given the same request submitted twice (a double click, a retried script)
+    payload = _console("s3://bucket/references/hg38.fa", "s3://bucket/references/chm13.fa")
+    # When both are prepared
+    first = prepare_execution(payload, settings)["start"]["ClientToken"]
+    second = prepare_execution(json.loads(json.dumps(payload)), settings)["start"]["ClientToken"]
+    # Then HealthOmics sees one token, so it starts one import
+    assert first == second
+    assert 1 <= len(first) <= 127
+
+
+@pytest.mark.parametrize(
+    "other",
+    [
+        _console("s3://bucket/references/hg19.fa"),
+        _console("s3://bucket/references/hg38.fa", referenceStoreId=OTHER_STORE_ID),
+        {
+            "jobType": "REFERENCE_IMPORT",
+            "sources": [{"sourceFile": "s3://bucket/references/hg38.fa", "name": "hg38-v2"}],
+        },
+    ],
+    ids=["other file", "other store", "other name"],
+)
+def test_different_console_request_gets_a_different_client_token(other: dict[str, Any], settings: Settings) -> None:
+    base = prepare_execution(_console("s3://bucket/references/hg38.fa"), settings)["start"]["ClientToken"]
+
+    assert prepare_execution(other, settings)["start"]["ClientToken"] != base
+
+
+def test_client_token_given_in_the_request_is_used(settings: Settings) -> None:
+    prepared = prepare_execution(_console("s3://bucket/hg38.fa", clientToken="my-import-1"), settings)
+
+    assert prepared["start"]["ClientToken"] == "my-import-1"
+
+
+# --- an S3 upload --------------------------------------------------------------------------------------
+
+
+def test_upload_starts_an_import_of_the_uploaded_file(settings: Settings) -> None:
+    prepared = prepare_execution(_upload(), settings)
+
+    assert prepared["job"] == {"jobType": "REFERENCE_IMPORT", "referenceStoreId": STORE_ID}
+    assert prepared["poll"] == FIRST_POLL
+    assert prepared["start"]["ReferenceStoreId"] == STORE_ID
+    assert prepared["start"]["Sources"] == [
+        {
+            "SourceFile": f"s3://{BUCKET}/{KEY}",
+            "Name": "hg38",
+            "Description": f"Uploaded to s3://{BUCKET}/{KEY}",
+        }
+    ]
+
+
+def test_redelivered_upload_event_gets_the_same_client_token(settings: Settings) -> None:
+    first = prepare_execution(_upload(), settings)["start"]["ClientToken"]
+    second = prepare_execution(_upload(), settings)["start"]["ClientToken"]
+
+    assert first == second
+
+
+def test_new_upload_of_the_same_key_gets_a_new_client_token(settings: Settings) -> None:
+    # Given the same key uploaded again (S3 gives the new write a later sequencer)
+    first = prepare_execution(_upload(SEQUENCER), settings)["start"]["ClientToken"]
+    second = prepare_execution(_upload("0062E99A88DC407461"), settings)["start"]["ClientToken"]
+    # Then it is a new import, not the first one returned again
+    assert first != second
+
+
+def test_upload_description_fits_the_api_limit(settings: Settings) -> None:
+    long_key = "references/" + "d" * 900 + ".fa"
+    payload = {"jobType": "REFERENCE_IMPORT", "s3Upload": {"bucket": BUCKET, "key": long_key, "sequencer": SEQUENCER}}
+
+    source = prepare_execution(payload, settings)["start"]["Sources"][0]
+
+    assert len(source["Description"]) <= 255
+    assert 3 <= len(source["Name"]) <= 255
+
+
+# --- failures ------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("payload", [_console("s3://bucket/hg38.fa"), _upload()], ids=["console", "upload"])
+def test_import_without_any_reference_store_is_rejected(payload: dict[str, Any]) -> None:
+    with pytest.raises(InvalidInput, match=r"^referenceStoreId: required"):
+        prepare_execution(payload, _settings(REFERENCE_STORE_ID=""))
+
+
+def test_invalid_input_is_rejected_before_anything_is_derived(settings: Settings) -> None:
+    with pytest.raises(InvalidInput, match=r"sources\[0\]\.sourceFile"):
+        prepare_execution(_console("s3://bucket/sample.bam"), settings)
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        _console("s3://bucket/references/hg38.fa"),
+        _upload(),
+        {"jobType": "VARIANT_IMPORT", "jobId": "0f0e0d0c-0b0a-4909-8807-060504030201"},
+    ],
+    ids=["console", "upload", "follow"],
+)
+def test_prepared_request_is_plain_json(payload: dict[str, Any], settings: Settings) -> None:
+    # Step Functions passes the Lambda result on as JSON: enums and models must already be plain values.
+    prepared = prepare_execution(payload, settings)
+
+    assert json.loads(json.dumps(prepared)) == prepared
+    assert type(prepared["job"]["jobType"]) is str

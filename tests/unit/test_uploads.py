@@ -1,0 +1,113 @@
+"""One S3 upload maps to exactly one execution name, and a redelivered event starts nothing."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import boto3
+import pytest
+from botocore.stub import Stubber
+
+from tracker.uploads import execution_name, start_for_upload
+
+BUCKET = "omics-uploads-111122223333"
+KEY = "references/GRCh38/hg38.fa.gz"
+SEQUENCER = "0062E99A88DC407460"
+STATE_MACHINE_ARN = "arn:aws:states:us-east-1:111122223333:stateMachine:Tracker"
+# Step Functions: 1-80 characters; letters, digits, '-' and '_' are always safe; '.' is allowed.
+SAFE_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,80}$")
+
+ODD_KEYS = [
+    "references/hg38.fa",
+    "references/" + "x" * 1000 + ".fa",
+    "references/dir/with/many/levels/genome.fasta",
+    "references/genome with spaces (v2).fa",
+    "references/génome-ü-日本.fa",
+    "references/a:b;c,d$e&f|g~h^i%j#k`l\"m'n<o>p{q}r[s]t?u*v.fa",
+    "references/.fa",
+    "references/",
+    "references/----.fa",
+    "hg38.fa",
+]
+
+
+def test_execution_name_is_deterministic() -> None:
+    assert execution_name(BUCKET, KEY, SEQUENCER) == execution_name(BUCKET, KEY, SEQUENCER)
+
+
+def test_execution_name_starts_with_the_file_name_for_readability() -> None:
+    assert execution_name(BUCKET, KEY, SEQUENCER).startswith("hg38.fa.gz-")
+
+
+@pytest.mark.parametrize("key", ODD_KEYS)
+def test_execution_name_is_a_valid_step_functions_name_for_any_key(key: str) -> None:
+    name = execution_name(BUCKET, key, SEQUENCER)
+
+    assert len(name) <= 80
+    assert "/" not in name
+    assert SAFE_NAME.match(name), name
+
+
+def test_new_upload_of_the_same_key_gets_a_new_name() -> None:
+    assert execution_name(BUCKET, KEY, SEQUENCER) != execution_name(BUCKET, KEY, "0062E99A88DC407461")
+
+
+def test_same_key_in_another_bucket_gets_another_name() -> None:
+    assert execution_name(BUCKET, KEY, SEQUENCER) != execution_name("other-bucket", KEY, SEQUENCER)
+
+
+def test_long_keys_differing_only_at_the_end_get_different_names() -> None:
+    # Given two keys whose file names share the first 100 characters (the readable stem is truncated)
+    stem = "references/" + "chromosome" * 10
+    first, second = execution_name(BUCKET, stem + "-1.fa", SEQUENCER), execution_name(BUCKET, stem + "-2.fa", SEQUENCER)
+    # Then the names still differ, and both stay within 80 characters
+    assert first != second
+    assert len(first) == len(second) == 80
+
+
+def test_keys_that_sanitise_to_the_same_stem_get_different_names() -> None:
+    assert execution_name(BUCKET, "references/a b.fa", SEQUENCER) != execution_name(
+        BUCKET, "references/a-b.fa", SEQUENCER
+    )
+
+
+# --- start_for_upload, with botocore's Stubber (no AWS) --------------------------------------------
+
+
+@pytest.fixture
+def sfn() -> object:
+    return boto3.client("stepfunctions", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
+
+
+def _upload_input() -> dict[str, object]:
+    return {
+        "jobType": "REFERENCE_IMPORT",
+        "s3Upload": {"bucket": BUCKET, "key": KEY, "sequencer": SEQUENCER, "etag": "abc"},
+    }
+
+
+def test_upload_starts_one_named_execution_with_the_input_unchanged(sfn: object) -> None:
+    execution_input = _upload_input()
+    name = execution_name(BUCKET, KEY, SEQUENCER)
+    arn = f"arn:aws:states:us-east-1:111122223333:execution:Tracker:{name}"
+    with Stubber(sfn) as stub:
+        stub.add_response(
+            "start_execution",
+            {"executionArn": arn, "startDate": "2025-01-01T00:00:00Z"},
+            {"stateMachineArn": STATE_MACHINE_ARN, "name": name, "input": json.dumps(execution_input)},
+        )
+
+        result = start_for_upload(sfn, STATE_MACHINE_ARN, execution_input)
+
+        stub.assert_no_pending_responses()
+    assert result == {"executionName": name, "executionArn": arn, "started": True}
+
+
+def test_redelivered_upload_event_starts_nothing(sfn: object) -> None:
+    with Stubber(sfn) as stub:
+        stub.add_client_error("start_execution", service_error_code="ExecutionAlreadyExists", http_status_code=400)
+
+        result = start_for_upload(sfn, STATE_MACHINE_ARN, _upload_input())
+
+    assert result == {"executionName": execution_name(BUCKET, KEY, SEQUENCER), "started": False}
