@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aws_cdk import Duration, Stack
+from aws_cdk import CfnOutput, Duration, Stack
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
@@ -59,7 +59,16 @@ class OmicsJobTrackerStack(Stack):
             environment={**shared_environment, "STATE_MACHINE_ARN": workflow.state_machine.state_machine_arn},
         )
         workflow.state_machine.grant_start_execution(trigger)
-        UploadTrigger(self, "UploadTrigger", settings=settings, bucket=storage.uploads, trigger_function=trigger)
+        trigger_construct = UploadTrigger(
+            self, "UploadTrigger", settings=settings, bucket=storage.uploads, trigger_function=trigger
+        )
+
+        CfnOutput(self, "UploadBucketName", value=storage.uploads.bucket_name, description="Upload references here")
+        CfnOutput(self, "UploadPrefix", value=settings.upload_prefix)
+        CfnOutput(self, "HistoryTableName", value=storage.history.table_name)
+        CfnOutput(self, "StateMachineArn", value=workflow.state_machine.state_machine_arn)
+        CfnOutput(self, "ReferenceStoreId", value=storage.reference_store_id)
+        CfnOutput(self, "UploadDeadLetterQueueUrl", value=trigger_construct.dead_letters.queue_url)
 
         self.settings = settings
         self.storage = storage
