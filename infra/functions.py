@@ -33,9 +33,7 @@ class TrackerFunctions(Construct):
                 service="lambda",
                 account="017000801446",
                 resource="layer",
-                resource_name=(
-                    f"AWSLambdaPowertoolsPythonV3-{runtime_tag}-arm64:{settings.powertools_layer_version}"
-                ),
+                resource_name=(f"AWSLambdaPowertoolsPythonV3-{runtime_tag}-arm64:{settings.powertools_layer_version}"),
                 arn_format=ArnFormat.COLON_RESOURCE_NAME,
             ),
         )
@@ -47,7 +45,7 @@ class TrackerFunctions(Construct):
         handler: str,
         description: str,
         environment: dict[str, str],
-        timeout: Duration = Duration.seconds(30),
+        timeout_seconds: int = 30,
     ) -> lambda_.Function:
         log_group = logs.LogGroup(
             self,
@@ -64,7 +62,7 @@ class TrackerFunctions(Construct):
             runtime=RUNTIME,
             architecture=ARCHITECTURE,
             memory_size=256,
-            timeout=timeout,
+            timeout=Duration.seconds(timeout_seconds),
             layers=[self._powertools],
             tracing=lambda_.Tracing.ACTIVE,
             log_group=log_group,

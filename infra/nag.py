@@ -46,7 +46,10 @@ def _acknowledgments(stack: Stack) -> list[tuple[str, str, str]]:
             (f"Functions/{name}/ServiceRole", f"AwsSolutions-IAM4[Policy::{_BASIC_EXECUTION_ARN}]", _BASIC_EXECUTION)
             for name in ("Prepare", "Poll", "Trigger")
         ),
-        *((f"Functions/{name}/ServiceRole/DefaultPolicy", "AwsSolutions-IAM5[Resource::*]", _XRAY) for name in ("Prepare", "Trigger")),
+        *(
+            (f"Functions/{name}/ServiceRole/DefaultPolicy", "AwsSolutions-IAM5[Resource::*]", _XRAY)
+            for name in ("Prepare", "Trigger")
+        ),
         (
             "Functions/Poll/ServiceRole/DefaultPolicy",
             "AwsSolutions-IAM5[Resource::*]",

@@ -9,7 +9,6 @@ from constructs import Node
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 
-
 class TrackerSettings(BaseModel):
     """Every key is a cdk.json context key with the same name; see README "Configuration"."""
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from aws_cdk import CfnOutput, Duration, Stack
+from typing import Any
+
+from aws_cdk import CfnOutput, Stack
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
@@ -14,7 +16,7 @@ from infra.workflow import TrackerWorkflow
 
 
 class OmicsJobTrackerStack(Stack):
-    def __init__(self, scope: Construct, construct_id: str, *, settings: TrackerSettings, **kwargs: object) -> None:
+    def __init__(self, scope: Construct, construct_id: str, *, settings: TrackerSettings, **kwargs: Any) -> None:
         super().__init__(scope, construct_id, description="Event-driven tracker for AWS HealthOmics jobs", **kwargs)
 
         storage = TrackerStorage(self, "Storage", settings=settings)
@@ -31,7 +33,7 @@ class OmicsJobTrackerStack(Stack):
             handler="tracker.handlers.prepare.handler",
             description="Validate a tracker execution's input",
             environment=shared_environment,
-            timeout=Duration.seconds(10),
+            timeout_seconds=10,
         )
         poll = functions.function(
             "Poll",

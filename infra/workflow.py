@@ -1,10 +1,10 @@
 """The Standard state machine that starts and follows HealthOmics jobs (one for every job type).
 
-    Prepare ─▶ StartOrFollow ─▶ StartReferenceImport ─┐
-                     └─────────────────────────────────┴▶ PollJob ─▶ JobFinished? ─▶ WaitBeforeNextPoll ─┐
-                                                            ▲                    ├▶ JobCompleted      │
-                                                            └────────────────────┼─ JobFailed / …     │
-                                                                                 └────────────────────┘
+Prepare ─▶ StartOrFollow ─▶ StartReferenceImport ─┐
+                 └─────────────────────────────────┴▶ PollJob ─▶ JobFinished? ─▶ WaitBeforeNextPoll ─┐
+                                                        ▲                    ├▶ JobCompleted      │
+                                                        └────────────────────┼─ JobFailed / …     │
+                                                                             └────────────────────┘
 """
 
 from __future__ import annotations
@@ -36,7 +36,11 @@ START_TRANSIENT_ERRORS = ["Omics.ThrottlingException", "Omics.InternalServerExce
 STORE_BUSY_ERRORS = ["Omics.ServiceQuotaExceededException"]
 START_REJECTED_ERRORS = ["Omics.ValidationException", "Omics.ResourceNotFoundException", "Omics.AccessDeniedException"]
 # Terminal statuses other than COMPLETED end the execution in failure, named for the status.
-FAILED_ENDINGS = {"FAILED": "JobFailed", "CANCELLED": "JobCancelled", "COMPLETED_WITH_FAILURES": "JobCompletedWithFailures"}
+FAILED_ENDINGS = {
+    "FAILED": "JobFailed",
+    "CANCELLED": "JobCancelled",
+    "COMPLETED_WITH_FAILURES": "JobCompletedWithFailures",
+}
 
 
 class TrackerWorkflow(Construct):
@@ -214,6 +218,4 @@ def _lambda_error_end(scope: Construct, name: str) -> sfn.IChainable:
         },
         result_path="$.failure",
     )
-    return describe.next(
-        sfn.Fail(scope, name, error_path="$.failure.Error", cause_path="$.failure.Cause.errorMessage")
-    )
+    return describe.next(sfn.Fail(scope, name, error_path="$.failure.Error", cause_path="$.failure.Cause.errorMessage"))

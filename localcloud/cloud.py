@@ -112,7 +112,9 @@ class LocalCloud:
         if not self._clock_patched:
             from unittest import mock
 
-            self._exit.enter_context(mock.patch.object(importlib.import_module("tracker.clock"), "utc_now", self.clock.now))
+            self._exit.enter_context(
+                mock.patch.object(importlib.import_module("tracker.clock"), "utc_now", self.clock.now)
+            )
             self._clock_patched = True
 
     # ---- what the stack created ------------------------------------------------------------

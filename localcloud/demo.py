@@ -11,8 +11,8 @@ from __future__ import annotations
 import json
 import logging
 import sys
-import warnings
 import tempfile
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -47,7 +47,10 @@ def main() -> int:
         print("Synthesizing the stack (cdk synth, with cdk-nag) ...")
         cdk_out = synthesize(Path(out))
         with LocalCloud(cdk_out) as cloud:
-            print(f"Deployed locally: bucket {cloud.bucket}, table {cloud.table}, reference store {cloud.reference_store_id}")
+            print(
+                f"Deployed locally: bucket {cloud.bucket}, table {cloud.table}, "
+                f"reference store {cloud.reference_store_id}"
+            )
 
             key = "references/demo-genome.fa"
             print(f"\n1. Upload s3://{cloud.bucket}/{key} ({len(FASTA)} bytes)")
@@ -65,7 +68,9 @@ def main() -> int:
                 ],
                 start=2,
             ):
-                started = cloud.omics.add_job(job_type, Timeline.ending(), store_id=extra.get("sequenceStoreId", ""), items=items)
+                started = cloud.omics.add_job(
+                    job_type, Timeline.ending(), store_id=extra.get("sequenceStoreId", ""), items=items
+                )
                 console_input = {"jobType": job_type, **extra, "jobId": started.job_id}
                 print(f"\n{number}. Follow a job started elsewhere, console input: {json.dumps(console_input)}")
                 described, job = _follow(cloud, cloud.start_execution(console_input))

@@ -62,7 +62,7 @@ class Resolver:
         if not isinstance(value, dict):
             return value
         if len(value) == 1:
-            (key, arg), = value.items()
+            ((key, arg),) = value.items()
             if key == "Ref":
                 return self.pseudo[arg] if arg in self.pseudo else self.d.refs[arg]
             if key == "Fn::GetAtt":
@@ -169,7 +169,9 @@ def deploy(cdk_out: Path, stack_name: str, omics: OmicsSimulator) -> Deployment:
             QueueName=deployment.attrs[(lid, "QueueName")]
         ),
         "AWS::Lambda::Function": lambda lid, p: _create_function(deployment.refs[lid], p, cdk_out),
-        "AWS::StepFunctions::StateMachine": lambda lid, p: boto3.client("stepfunctions", region_name=REGION).create_state_machine(
+        "AWS::StepFunctions::StateMachine": lambda lid, p: boto3.client(
+            "stepfunctions", region_name=REGION
+        ).create_state_machine(
             name=deployment.attrs[(lid, "Name")],
             definition=p["DefinitionString"],
             roleArn=p["RoleArn"],
@@ -196,7 +198,11 @@ def _create_bucket(name: str, props: dict[str, Any]) -> None:
 
 def _create_table(name: str, props: dict[str, Any]) -> None:
     indexes = [
-        {"IndexName": gsi["IndexName"], "KeySchema": gsi["KeySchema"], "Projection": gsi.get("Projection", {"ProjectionType": "ALL"})}
+        {
+            "IndexName": gsi["IndexName"],
+            "KeySchema": gsi["KeySchema"],
+            "Projection": gsi.get("Projection", {"ProjectionType": "ALL"}),
+        }
         for gsi in props.get("GlobalSecondaryIndexes", [])
     ]
     boto3.client("dynamodb", region_name=REGION).create_table(
@@ -229,7 +235,14 @@ def _create_function(name: str, props: dict[str, Any], cdk_out: Path) -> None:
 def _create_rule(name: str, props: dict[str, Any]) -> None:
     events = boto3.client("events", region_name=REGION)
     events.put_rule(Name=name, EventPattern=json.dumps(props["EventPattern"]), State=props.get("State", "ENABLED"))
-    targets = [{k: v for k, v in target.items() if k in ("Id", "Arn", "Input", "InputTransformer", "RoleArn", "DeadLetterConfig", "RetryPolicy")} for target in props.get("Targets", [])]
+    targets = [
+        {
+            k: v
+            for k, v in target.items()
+            if k in ("Id", "Arn", "Input", "InputTransformer", "RoleArn", "DeadLetterConfig", "RetryPolicy")
+        }
+        for target in props.get("Targets", [])
+    ]
     events.put_targets(Rule=name, Targets=targets)
 
 

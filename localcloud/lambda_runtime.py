@@ -8,6 +8,7 @@ Lambda runtime reports them (``errorType``/``errorMessage``), which is what Step
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import io
 import json
@@ -118,8 +119,6 @@ class InProcessLambdaRuntime:
             with zipfile.ZipFile(io.BytesIO(function.code_bytes)) as archive:
                 archive.extractall(staging)
             target.parent.mkdir(parents=True, exist_ok=True)
-            try:
+            with contextlib.suppress(OSError):  # another process unpacked the same code first
                 staging.rename(target)
-            except OSError:  # another process unpacked the same code first
-                pass
         return target

@@ -62,7 +62,9 @@ class Timeline:
     status_message: str = ""
 
     @classmethod
-    def ending(cls, final: str = "COMPLETED", submitted: float = 20, running: float = 300, message: str = "") -> Timeline:
+    def ending(
+        cls, final: str = "COMPLETED", submitted: float = 20, running: float = 300, message: str = ""
+    ) -> Timeline:
         steps: list[tuple[str, float]] = [("SUBMITTED", submitted), ("IN_PROGRESS", running)]
         if final == "CANCELLED":
             steps.append(("CANCELLING", 900))  # longer than the poll cap: always observed
@@ -161,9 +163,13 @@ class OmicsSimulator:
             match = pattern.match(url.path)
             if match and operation.http["method"] == request.method:
                 return self._answer(request, operation, {k: unquote(v) for k, v in match.groupdict().items()})
-        return self._response(request, 404, {"message": f"no such omics route {request.method} {url.path}"}, "UnknownOperationException")
+        return self._response(
+            request, 404, {"message": f"no such omics route {request.method} {url.path}"}, "UnknownOperationException"
+        )
 
-    def _answer(self, request: AWSPreparedRequest, operation: OperationModel, path_params: dict[str, str]) -> AWSResponse:
+    def _answer(
+        self, request: AWSPreparedRequest, operation: OperationModel, path_params: dict[str, str]
+    ) -> AWSResponse:
         body = json.loads(request.body or b"{}") if request.body else {}
         params = {**body, **path_params}
         try:
@@ -200,7 +206,7 @@ class OmicsSimulator:
         headers = {"Content-Type": "application/json", "x-amzn-RequestId": str(uuid.uuid4())}
         if error:
             headers["x-amzn-ErrorType"] = error
-        return AWSResponse(request.url, status, headers, MockRawResponse(json.dumps(body, default=str)))  # type: ignore[arg-type]
+        return AWSResponse(request.url, status, headers, MockRawResponse(json.dumps(body, default=str)))
 
     def _next_id(self) -> str:
         return f"{next(self._ids):010d}"
@@ -215,7 +221,11 @@ class OmicsSimulator:
             if token and job.client_token == token and job.store_id == store_id:
                 return self._started(job)  # same request again: the same job, not a second one
         now = self.clock.now()
-        busy = [j for j in self.jobs.values() if j.job_type == "REFERENCE_IMPORT" and j.store_id == store_id and j.status(now) not in TERMINAL]
+        busy = [
+            j
+            for j in self.jobs.values()
+            if j.job_type == "REFERENCE_IMPORT" and j.store_id == store_id and j.status(now) not in TERMINAL
+        ]
         if busy:
             raise OmicsError(
                 "ServiceQuotaExceededException",
@@ -268,8 +278,7 @@ class OmicsSimulator:
             referenceStoreId=job.store_id,
             roleArn=job.role_arn,
             sources=[
-                {"sourceFile": s["sourceFile"], "name": s.get("name", "ref"), "status": item_status}
-                for s in job.items
+                {"sourceFile": s["sourceFile"], "name": s.get("name", "ref"), "status": item_status} for s in job.items
             ],
         )
         return body
@@ -304,7 +313,7 @@ def _route(model: ServiceModel, operation_name: str) -> re.Pattern[str]:
     return re.compile(f"^{regex}$")
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _python_pattern(pattern: str | None) -> re.Pattern[str] | None:
     """The model's pattern, where Python's re can express it (not the Java-only \\p{..} classes)."""
     if not pattern:

@@ -16,8 +16,8 @@ from typing import Any
 from unittest import mock
 
 import boto3
-from jsonpath_ng.ext import parse as jsonpath_parse
 from botocore import xform_name
+from jsonpath_ng.ext import parse as jsonpath_parse
 from moto.awslambda.models import LambdaFunction, lambda_backends
 from moto.core.utils import unix_time
 from moto.events import models as events_models
@@ -64,14 +64,18 @@ def _sdk_operation(service: str, action: str) -> Any:
     raise ValueError(f"{service} has no operation {action}")
 
 
-def _normalise_parameters(self: Any, parameters: dict, boto_service_name: Any = None, service_action_name: Any = None) -> None:
+def _normalise_parameters(
+    self: Any, parameters: dict, boto_service_name: Any = None, service_action_name: Any = None
+) -> None:
     # moto passes aws-sdk Parameters (PascalCase, as Step Functions takes them) to boto3 unchanged;
     # Step Functions maps them onto the API's member names. Do that with the service model.
     operation = _sdk_operation(self._get_boto_service_name(boto_service_name), self.resource.api_action)
     self._to_boto_request(parameters, operation.input_shape)
 
 
-def _normalise_response(self: Any, response: Any, boto_service_name: Any = None, service_action_name: Any = None) -> None:
+def _normalise_response(
+    self: Any, response: Any, boto_service_name: Any = None, service_action_name: Any = None
+) -> None:
     # ...and Step Functions returns the response with PascalCase keys (``Id``, ``Status``).
     operation = _sdk_operation(self._get_boto_service_name(boto_service_name), self.resource.api_action)
     self._from_boto_response(response, operation.output_shape)
@@ -117,7 +121,7 @@ def deliver_event(account_id: str, region: str, event: dict[str, Any]) -> None:
     event = {**event, "ingestion-time": unix_time()}
     for bus in backend.event_buses.values():
         for rule in list(bus.rules.values()):
-            rule.send_to_targets(copy.deepcopy(event))
+            rule.send_to_targets(copy.deepcopy(event))  # type: ignore[arg-type]
 
 
 def _send_to_targets(runtime: InProcessLambdaRuntime) -> Any:
@@ -144,7 +148,7 @@ def _send_to_targets(runtime: InProcessLambdaRuntime) -> Any:
                 )
         if others:
             with mock.patch.object(self, "targets", others):
-                original(self, original_event, transform_input)
+                original(self, original_event, transform_input)  # type: ignore[arg-type]
 
     return send_to_targets
 
@@ -186,7 +190,7 @@ def _start_execution(self: Any, state_machine_arn: str, name: Any = None, *args:
 @contextlib.contextmanager
 def applied(clock: SimClock, runtime: InProcessLambdaRuntime) -> Iterator[None]:
     clock_time = _ClockTime(clock)
-    patches = [
+    patches: list[contextlib.AbstractContextManager[Any]] = [
         mock.patch.object(wait_function.WaitFunction, "_wait_interval", _patched_wait_interval(clock)),
         mock.patch.object(retrier_decl, "time", clock_time),
         mock.patch.dict(state_task_service_aws_sdk._SERVICE_ERROR_NAMES, {"omics": "Omics"}),

@@ -11,7 +11,6 @@ import logging
 import signal
 import threading
 import warnings
-from pathlib import Path
 
 from moto.server import ThreadedMotoServer
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 from typing import Any
 
 import boto3
@@ -14,7 +14,7 @@ _OMICS_CONFIG = Config(retries={"mode": "standard", "total_max_attempts": 1}, co
 _DEFAULT_CONFIG = Config(retries={"mode": "standard", "max_attempts": 5}, connect_timeout=5, read_timeout=20)
 
 
-@lru_cache(maxsize=None)
+@cache
 def client(service: str) -> Any:
     return boto3.client(service, config=_OMICS_CONFIG if service == "omics" else _DEFAULT_CONFIG)
 

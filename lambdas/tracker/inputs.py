@@ -131,13 +131,19 @@ class FollowJob(_Strict):
 
     @model_validator(mode="after")
     def _ids_for_job_type(self) -> FollowJob:
-        given = {"jobId": self.job_id, "referenceStoreId": self.reference_store_id, "sequenceStoreId": self.sequence_store_id}
+        given = {
+            "jobId": self.job_id,
+            "referenceStoreId": self.reference_store_id,
+            "sequenceStoreId": self.sequence_store_id,
+        }
         spec = JOB_TYPES[self.job_type]
         problems = []
         for field in spec.ids:
             value = given[field.name]
             if value is None:
-                problems.append(f"{field.name}: required to follow a {self.job_type} job (for example '{field.example}')")
+                problems.append(
+                    f"{field.name}: required to follow a {self.job_type} job (for example '{field.example}')"
+                )
             elif not field.pattern.match(value):
                 problems.append(f"{field.name}: '{value}' does not match {field.pattern.pattern}")
         for name, value in given.items():
@@ -148,11 +154,19 @@ class FollowJob(_Strict):
         return self
 
     def ids(self) -> dict[str, str]:
-        given = {"jobId": self.job_id, "referenceStoreId": self.reference_store_id, "sequenceStoreId": self.sequence_store_id}
+        given = {
+            "jobId": self.job_id,
+            "referenceStoreId": self.reference_store_id,
+            "sequenceStoreId": self.sequence_store_id,
+        }
         return {name: given[name] or "" for name in JOB_TYPES[self.job_type].id_names}
 
 
-_SHAPES: dict[str, type[_Strict]] = {"sources": StartReferenceImport, "s3Upload": TrackUpload, "jobId": FollowJob}
+_SHAPES: dict[str, type[StartReferenceImport] | type[TrackUpload] | type[FollowJob]] = {
+    "sources": StartReferenceImport,
+    "s3Upload": TrackUpload,
+    "jobId": FollowJob,
+}
 
 
 def parse_request(payload: Any) -> StartReferenceImport | TrackUpload | FollowJob:

@@ -6,7 +6,14 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError, ConnectionError, ReadTimeoutError
 
-from tracker.errors import AccessDenied, JobNotFound, RequestRejected, ServiceThrottled, ServiceUnavailable, TrackerError
+from tracker.errors import (
+    AccessDenied,
+    JobNotFound,
+    RequestRejected,
+    ServiceThrottled,
+    ServiceUnavailable,
+    TrackerError,
+)
 from tracker.job_types import JobType
 from tracker.status import Snapshot
 
@@ -34,7 +41,9 @@ def describe_job(omics: Any, spec: JobType, ids: dict[str, str]) -> Snapshot:
             f"{spec.name} job {_describe_ids(ids)}: {spec.get_operation} failed with {code}: {message}"
         ) from None
     except (ConnectionError, ReadTimeoutError, BotoCoreError) as error:
-        raise ServiceUnavailable(f"{spec.name} job {_describe_ids(ids)}: {spec.get_operation} failed: {error}") from None
+        raise ServiceUnavailable(
+            f"{spec.name} job {_describe_ids(ids)}: {spec.get_operation} failed: {error}"
+        ) from None
     return Snapshot(
         status=str(response["status"]),
         status_message=str(response.get("statusMessage") or ""),

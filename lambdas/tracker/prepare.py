@@ -5,7 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from tracker.errors import InvalidInput
-from tracker.inputs import FollowJob, StartReferenceImport, TrackUpload, client_token_for, parse_request, reference_name_for
+from tracker.inputs import (
+    FollowJob,
+    StartReferenceImport,
+    TrackUpload,
+    client_token_for,
+    parse_request,
+    reference_name_for,
+)
 from tracker.job_types import JobTypeName
 from tracker.settings import Settings
 

@@ -139,7 +139,8 @@ class TestReferenceImports:
             e
             for d in described
             for e in cloud.events(d["executionArn"])
-            if e["type"] == "TaskFailed" and e["taskFailedEventDetails"]["error"] == "Omics.ServiceQuotaExceededException"
+            if e["type"] == "TaskFailed"
+            and e["taskFailedEventDetails"]["error"] == "Omics.ServiceQuotaExceededException"
         ]
         assert busy, "the second import should have been refused while the first ran"
         jobs = sorted(cloud.omics.jobs.values(), key=lambda job: job.created)
@@ -187,7 +188,12 @@ class TestFollowingJobsStartedElsewhere:
         [
             ("REFERENCE_IMPORT", {"referenceStoreId": "1111111111"}, [], []),
             ("VARIANT_IMPORT", {}, ["s3://vcfs/a.vcf.gz"], ["SUBMITTED", "IN_PROGRESS", "COMPLETED"]),
-            ("READ_SET_EXPORT", {"sequenceStoreId": "2222222222"}, ["3333333333"], ["NOT_STARTED", "IN_PROGRESS", "FINISHED"]),
+            (
+                "READ_SET_EXPORT",
+                {"sequenceStoreId": "2222222222"},
+                ["3333333333"],
+                ["NOT_STARTED", "IN_PROGRESS", "FINISHED"],
+            ),
         ],
     )
     def test_each_job_type_is_followed_to_completed(
@@ -217,7 +223,11 @@ class TestFollowingJobsStartedElsewhere:
         [
             ("FAILED", "JobFailed", ["SUBMITTED", "IN_PROGRESS", "FAILED"]),
             ("CANCELLED", "JobCancelled", ["SUBMITTED", "IN_PROGRESS", "CANCELLING", "CANCELLED"]),
-            ("COMPLETED_WITH_FAILURES", "JobCompletedWithFailures", ["SUBMITTED", "IN_PROGRESS", "COMPLETED_WITH_FAILURES"]),
+            (
+                "COMPLETED_WITH_FAILURES",
+                "JobCompletedWithFailures",
+                ["SUBMITTED", "IN_PROGRESS", "COMPLETED_WITH_FAILURES"],
+            ),
         ],
     )
     def test_unsuccessful_end_fails_the_execution_with_the_status_and_message(
@@ -265,13 +275,19 @@ class TestFollowingJobsStartedElsewhere:
             cloud.start_execution({"jobType": "REFERENCE_IMPORT", "sources": [{"sourceFile": "s3://genomes/a.fa"}]})
         )
         assert described["status"] == "SUCCEEDED"
-        errors = [e["taskFailedEventDetails"]["error"] for e in cloud.events(described["executionArn"]) if e["type"] == "TaskFailed"]
+        errors = [
+            e["taskFailedEventDetails"]["error"]
+            for e in cloud.events(described["executionArn"])
+            if e["type"] == "TaskFailed"
+        ]
         assert errors == ["Omics.ThrottlingException"] * 2
         assert len(cloud.omics.jobs) == 1
 
     def test_job_that_does_not_exist_fails_with_a_clear_cause_and_writes_nothing(self, cloud: LocalCloud) -> None:
         described = cloud.wait(
-            cloud.start_execution({"jobType": "REFERENCE_IMPORT", "referenceStoreId": "1111111111", "jobId": "9999999999"})
+            cloud.start_execution(
+                {"jobType": "REFERENCE_IMPORT", "referenceStoreId": "1111111111", "jobId": "9999999999"}
+            )
         )
 
         assert described["status"] == "FAILED"
@@ -306,15 +322,45 @@ class TestFollowingJobsStartedElsewhere:
 
 BAD_INPUTS = [
     pytest.param({"jobId": "1234567890"}, "jobType: required", id="missing-job-type"),
-    pytest.param({"jobType": "ALIGNMENT", "jobId": "1234567890"}, 'jobType: must be one of REFERENCE_IMPORT, VARIANT_IMPORT, READ_SET_EXPORT, got "ALIGNMENT"', id="unknown-job-type"),
-    pytest.param({"jobType": "READ_SET_EXPORT", "jobId": "1234567890"}, "sequenceStoreId: required to follow a READ_SET_EXPORT job", id="missing-store-id"),
-    pytest.param({"jobType": "VARIANT_IMPORT", "jobId": "not-a-uuid"}, "jobId: 'not-a-uuid' does not match", id="bad-job-id"),
-    pytest.param({"jobType": "REFERENCE_IMPORT", "sources": [{"sourceFile": "https://example.com/a.fa"}]}, "sources[0].sourceFile: must be an S3 URI like s3://bucket/path/genome.fa, got 'https://example.com/a.fa'", id="bad-s3-uri"),
-    pytest.param({"jobType": "REFERENCE_IMPORT", "sources": [{"sourceFile": "s3://genomes/a.bam"}]}, "sources[0].sourceFile: must end with a reference file ending", id="wrong-file-ending"),
-    pytest.param({"jobType": "REFERENCE_IMPORT", "sources": "s3://genomes/a.fa"}, "sources: Input should be a valid list", id="sources-not-a-list"),
-    pytest.param({"jobType": "VARIANT_IMPORT", "jobId": 42}, "jobId: Input should be a valid string", id="job-id-not-a-string"),
-    pytest.param({"jobType": "REFERENCE_IMPORT", "sources": []}, "sources: List should have at least 1 item", id="no-sources"),
-    pytest.param({"jobType": "REFERENCE_IMPORT", "sources": [{"sourceFile": "s3://genomes/a.fa", "colour": "red"}]}, "sources[0].colour: unknown field", id="unknown-field"),
+    pytest.param(
+        {"jobType": "ALIGNMENT", "jobId": "1234567890"},
+        'jobType: must be one of REFERENCE_IMPORT, VARIANT_IMPORT, READ_SET_EXPORT, got "ALIGNMENT"',
+        id="unknown-job-type",
+    ),
+    pytest.param(
+        {"jobType": "READ_SET_EXPORT", "jobId": "1234567890"},
+        "sequenceStoreId: required to follow a READ_SET_EXPORT job",
+        id="missing-store-id",
+    ),
+    pytest.param(
+        {"jobType": "VARIANT_IMPORT", "jobId": "not-a-uuid"}, "jobId: 'not-a-uuid' does not match", id="bad-job-id"
+    ),
+    pytest.param(
+        {"jobType": "REFERENCE_IMPORT", "sources": [{"sourceFile": "https://example.com/a.fa"}]},
+        "sources[0].sourceFile: must be an S3 URI like s3://bucket/path/genome.fa, got 'https://example.com/a.fa'",
+        id="bad-s3-uri",
+    ),
+    pytest.param(
+        {"jobType": "REFERENCE_IMPORT", "sources": [{"sourceFile": "s3://genomes/a.bam"}]},
+        "sources[0].sourceFile: must end with a reference file ending",
+        id="wrong-file-ending",
+    ),
+    pytest.param(
+        {"jobType": "REFERENCE_IMPORT", "sources": "s3://genomes/a.fa"},
+        "sources: Input should be a valid list",
+        id="sources-not-a-list",
+    ),
+    pytest.param(
+        {"jobType": "VARIANT_IMPORT", "jobId": 42}, "jobId: Input should be a valid string", id="job-id-not-a-string"
+    ),
+    pytest.param(
+        {"jobType": "REFERENCE_IMPORT", "sources": []}, "sources: List should have at least 1 item", id="no-sources"
+    ),
+    pytest.param(
+        {"jobType": "REFERENCE_IMPORT", "sources": [{"sourceFile": "s3://genomes/a.fa", "colour": "red"}]},
+        "sources[0].colour: unknown field",
+        id="unknown-field",
+    ),
     pytest.param({"jobType": "REFERENCE_IMPORT"}, "give exactly one of 'sources'", id="nothing-to-do"),
 ]
 
