@@ -122,6 +122,13 @@ class TrackUpload(_Strict):
     s3_upload: S3Upload = Field(alias="s3Upload")
     reference_store_id: str | None = Field(default=None, alias="referenceStoreId", pattern=NUMERIC_ID.pattern)
 
+    @field_validator("job_type")
+    @classmethod
+    def _uploads_are_reference_imports(cls, value: JobTypeName) -> JobTypeName:
+        if value is not JobTypeName.REFERENCE_IMPORT:
+            raise ValueError(f"an upload starts a REFERENCE_IMPORT, got {value}")
+        return value
+
 
 class FollowJob(_Strict):
     job_type: JobTypeName = Field(alias="jobType")
@@ -176,7 +183,7 @@ def parse_request(payload: Any) -> StartReferenceImport | TrackUpload | FollowJo
     job_type = payload.get("jobType")
     if job_type is None:
         raise InvalidInput(f"jobType: required, one of {', '.join(JobTypeName)}")
-    if job_type not in set(JobTypeName):
+    if not isinstance(job_type, str) or job_type not in set(JobTypeName):
         raise InvalidInput(f"jobType: must be one of {', '.join(JobTypeName)}, got {json.dumps(job_type)}")
     present = [key for key in _SHAPES if key in payload]
     if len(present) != 1:
