@@ -52,6 +52,12 @@ def client_token_for(*parts: Any) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
+def _reference_import_only(value: JobTypeName) -> JobTypeName:
+    if value is not JobTypeName.REFERENCE_IMPORT:
+        raise ValueError(f"only REFERENCE_IMPORT jobs can be started here; to follow a {value} job give its jobId")
+    return value
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
@@ -92,12 +98,7 @@ class StartReferenceImport(_Strict):
     reference_store_id: str | None = Field(default=None, alias="referenceStoreId", pattern=NUMERIC_ID.pattern)
     client_token: Annotated[str, Field(min_length=1, max_length=127)] | None = Field(default=None, alias="clientToken")
 
-    @field_validator("job_type")
-    @classmethod
-    def _only_reference_imports_start(cls, value: JobTypeName) -> JobTypeName:
-        if value is not JobTypeName.REFERENCE_IMPORT:
-            raise ValueError(f"only REFERENCE_IMPORT jobs can be started here; to follow a {value} job give its jobId")
-        return value
+    _starts_reference_imports = field_validator("job_type")(lambda value: _reference_import_only(value))
 
 
 class S3Upload(_Strict):
@@ -122,12 +123,7 @@ class TrackUpload(_Strict):
     s3_upload: S3Upload = Field(alias="s3Upload")
     reference_store_id: str | None = Field(default=None, alias="referenceStoreId", pattern=NUMERIC_ID.pattern)
 
-    @field_validator("job_type")
-    @classmethod
-    def _uploads_are_reference_imports(cls, value: JobTypeName) -> JobTypeName:
-        if value is not JobTypeName.REFERENCE_IMPORT:
-            raise ValueError(f"an upload starts a REFERENCE_IMPORT, got {value}")
-        return value
+    _starts_reference_imports = field_validator("job_type")(lambda value: _reference_import_only(value))
 
 
 class FollowJob(_Strict):

@@ -233,7 +233,7 @@ def test_factor_one_polls_at_a_constant_rate() -> None:
 @pytest.mark.parametrize("unchanged_polls", [65, 1_000, 10**6, 10**18])
 def test_huge_unchanged_counts_give_the_cap_without_overflow(unchanged_polls: int) -> None:
     # The largest factor and cap the stack's settings allow.
-    schedule = PollSchedule(3600, 10, 86400)
+    schedule = PollSchedule(3600, 10.0, 86400)
 
     assert schedule.wait_after(unchanged_polls) == 86400
 
