@@ -50,7 +50,7 @@ class TrackerFunctions(Construct):
         log_group = logs.LogGroup(
             self,
             f"{construct_id}Logs",
-            retention=_RETENTION[self._settings.log_retention_days],
+            retention=log_retention(self._settings.log_retention_days),
             removal_policy=RemovalPolicy.DESTROY,
         )
         return lambda_.Function(
@@ -86,3 +86,7 @@ _RETENTION = {
     731: logs.RetentionDays.TWO_YEARS,
     3653: logs.RetentionDays.TEN_YEARS,
 }
+
+
+def log_retention(days: int) -> logs.RetentionDays:
+    return _RETENTION[days]

@@ -6,7 +6,12 @@ import re
 from typing import Any
 
 from constructs import Node
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+# Events one poll round adds to an execution's history: Task (scheduled, started, succeeded, state
+# entered/exited), Choice (entered/exited) and Wait (entered/exited).
+EVENTS_PER_POLL = 9
+HISTORY_EVENT_BUDGET = 20_000
 
 
 class TrackerSettings(BaseModel):
@@ -56,6 +61,21 @@ class TrackerSettings(BaseModel):
         if value not in allowed:
             raise ValueError(f"must be one of {allowed}, got {value}")
         return value
+
+    @model_validator(mode="after")
+    def _fits_in_one_execution(self) -> TrackerSettings:
+        # A Standard execution holds at most 25,000 history events and one poll round adds about
+        # EVENTS_PER_POLL of them: a job polled at the cap until the timeout must stay well below that.
+        polls = self.execution_timeout_days * 86_400 / self.poll_max_wait_seconds
+        if polls * EVENTS_PER_POLL > HISTORY_EVENT_BUDGET:
+            longest = int(HISTORY_EVENT_BUDGET / EVENTS_PER_POLL * self.poll_max_wait_seconds / 86_400)
+            raise ValueError(
+                f"executionTimeoutDays={self.execution_timeout_days} with "
+                f"pollMaxWaitSeconds={self.poll_max_wait_seconds} "
+                f"could need ~{int(polls * EVENTS_PER_POLL)} history events in one execution (limit 25,000, budget "
+                f"{HISTORY_EVENT_BUDGET}); raise pollMaxWaitSeconds or keep executionTimeoutDays <= {longest}"
+            )
+        return self
 
     @classmethod
     def from_context(cls, node: Node) -> TrackerSettings:

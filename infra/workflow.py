@@ -17,6 +17,7 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
+from infra.functions import log_retention
 from infra.settings import TrackerSettings
 
 # Errors raised on purpose by the handlers (lambdas/tracker/errors.py); the names are the contract.
@@ -175,7 +176,10 @@ class TrackerWorkflow(Construct):
         poll.next(finished)
 
         log_group = logs.LogGroup(
-            self, "ExecutionLogs", retention=logs.RetentionDays.THREE_MONTHS, removal_policy=RemovalPolicy.DESTROY
+            self,
+            "ExecutionLogs",
+            retention=log_retention(settings.log_retention_days),
+            removal_policy=RemovalPolicy.DESTROY,
         )
         self.state_machine = sfn.StateMachine(
             self,
