@@ -276,3 +276,11 @@ def test_state_machine_is_standard_with_full_logging_and_tracing(synth: Synthesi
 
 def test_execution_timeout_comes_from_the_settings(synth: Synthesized) -> None:
     assert synth.definition["TimeoutSeconds"] == synth.settings.execution_timeout_days * 86400
+
+
+def test_execution_logs_keep_the_configured_retention(synth: Synthesized) -> None:
+    destinations = synth.resource("Workflow/StateMachine")["Properties"]["LoggingConfiguration"]["Destinations"]
+    (destination,) = destinations
+    log_group = destination["CloudWatchLogsLogGroup"]["LogGroupArn"]["Fn::GetAtt"][0]
+
+    assert synth.resources[log_group]["Properties"]["RetentionInDays"] == synth.settings.log_retention_days
