@@ -23,7 +23,7 @@ demo: install
 	$(BIN)/python -m localcloud.demo
 
 test: install
-	$(BIN)/python -m pytest -n 2 --dist loadgroup
+	$(BIN)/python -m pytest -q -n 2
 
 unit: install
 	$(BIN)/python -m pytest tests/unit

@@ -22,7 +22,13 @@ REFERENCE_ENDINGS = (".fasta", ".fa", ".fas", ".fsa", ".faa", ".fna", ".ffn", ".
 
 
 def reference_key_patterns(prefix: str) -> list[dict[str, str]]:
-    return [{"wildcard": f"{prefix}*{ending}{gz}"} for ending in REFERENCE_ENDINGS for gz in ("", ".gz")]
+    """Wildcards are case-sensitive: match each ending in lower and in upper case (the validator agrees)."""
+    return [
+        {"wildcard": f"{prefix}*{case(ending)}{case(gz)}"}
+        for case in (str.lower, str.upper)
+        for ending in REFERENCE_ENDINGS
+        for gz in ("", ".gz")
+    ]
 
 
 class UploadTrigger(Construct):

@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 from types import TracebackType
 from typing import Any
+from unittest import mock
 
 import boto3
 import botocore.handlers
@@ -65,7 +66,6 @@ class LocalCloud:
             on_cold_start=self._cold_start, environment_overrides=dict(LOCAL_LAMBDA_ENVIRONMENT)
         )
         self._exit = contextlib.ExitStack()
-        self._clock_patched = False
         self.deployment: Deployment
 
     # ---- lifecycle -------------------------------------------------------------------------
@@ -106,16 +106,13 @@ class LocalCloud:
         _simulator = None
 
     def _cold_start(self) -> None:
-        """A new deployment's first invocation: settings and clients are read afresh, on our clock."""
-        importlib.import_module("tracker.settings").get_settings.cache_clear()
-        importlib.import_module("tracker.aws_clients").reset()
-        if not self._clock_patched:
-            from unittest import mock
-
-            self._exit.enter_context(
-                mock.patch.object(importlib.import_module("tracker.clock"), "utc_now", self.clock.now)
-            )
-            self._clock_patched = True
+        """A new deployment's first invocation: the handler code is imported afresh from the uploaded
+        asset, so module-level objects (Logger, Metrics, settings, clients) see the function's
+        environment as in a real cold start; its clock is this cloud's simulated one."""
+        for name in [m for m in sys.modules if m == "tracker" or m.startswith("tracker.")]:
+            del sys.modules[name]
+        clock_module = importlib.import_module("tracker.clock")
+        self._exit.enter_context(mock.patch.object(clock_module, "utc_now", self.clock.now))
 
     # ---- what the stack created ------------------------------------------------------------
     @property

@@ -105,7 +105,8 @@ class InProcessLambdaRuntime:
                 os.environ.update(self.environment_overrides)
                 if str(code_dir) not in sys.path:
                     sys.path.insert(0, str(code_dir))
-                if self.on_cold_start is not None:
+                first_of_this_code = all(sha != function.code_sha_256 for sha, _ in self._handlers)
+                if first_of_this_code and self.on_cold_start is not None:
                     self.on_cold_start()
                 module_name, _, attribute = function.handler.rpartition(".")
                 self._handlers[key] = getattr(importlib.import_module(module_name), attribute)

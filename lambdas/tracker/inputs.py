@@ -20,24 +20,32 @@ from tracker.job_types import JOB_TYPES, NUMERIC_ID, JobTypeName
 
 # HealthOmics reference file endings (docs: manage-reference-store), each also bgzipped.
 REFERENCE_ENDINGS = (".fasta", ".fa", ".fas", ".fsa", ".faa", ".fna", ".ffn", ".frn", ".mpfa", ".seq", ".txt")
-REFERENCE_SUFFIXES = REFERENCE_ENDINGS + tuple(ending + ".gz" for ending in REFERENCE_ENDINGS)
+# Matched case-sensitively, in lower or upper case, exactly like the upload rule's key patterns.
+REFERENCE_SUFFIXES = tuple(
+    f"{ending}{gz}"
+    for case in (str.lower, str.upper)
+    for ending in map(case, REFERENCE_ENDINGS)
+    for gz in ("", case(".gz"))
+)
 
 _S3_URI = re.compile(r"^s3://([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])/(.{1,1024})$")
 _REFERENCE_NAME_MAX = 255
 
 
 def reference_file_error(key: str) -> str | None:
-    if key.lower().endswith(REFERENCE_SUFFIXES):
+    if key.endswith(REFERENCE_SUFFIXES):
         return None
-    return f"must end with a reference file ending ({', '.join(REFERENCE_ENDINGS)}, each optionally .gz), got '{key}'"
+    return (
+        f"must end with a reference file ending ({', '.join(REFERENCE_ENDINGS)}, each optionally .gz; "
+        f"lower or upper case), got '{key}'"
+    )
 
 
 def reference_name_for(key: str) -> str:
     """A reference name from the object key: the file name without its FASTA ending."""
     base = key.rsplit("/", 1)[-1]
-    lowered = base.lower()
     for suffix in sorted(REFERENCE_SUFFIXES, key=len, reverse=True):
-        if lowered.endswith(suffix):
+        if base.endswith(suffix):
             base = base[: -len(suffix)]
             break
     name = base or "reference"

@@ -55,7 +55,9 @@ def merge(recorded: Snapshot | None, observed: Snapshot) -> Snapshot:
     if recorded is None:
         return observed
     if rank(observed.status) >= rank(recorded.status):
-        status, message = observed.status, observed.status_message or recorded.status_message
+        # A message belongs to its status: keep the old one only while the status stays the same.
+        same = observed.status == recorded.status
+        status, message = observed.status, observed.status_message or (recorded.status_message if same else "")
     else:
         status, message = recorded.status, recorded.status_message
     items = dict(recorded.items)
@@ -91,6 +93,9 @@ class PollSchedule:
 
     def wait_after(self, unchanged_polls: int) -> int:
         """Seconds to wait after a poll that followed `unchanged_polls` polls without a change."""
-        exponent = min(max(unchanged_polls, 0), 64)  # the cap is reached long before; avoids overflow
-        wait = self.first_wait_seconds * self.factor**exponent
+        wait = float(self.first_wait_seconds)
+        for _ in range(max(unchanged_polls, 0)):  # stops at the cap, so large counts or factors cannot overflow
+            wait *= self.factor
+            if wait >= self.max_wait_seconds:
+                return self.max_wait_seconds
         return int(min(wait, self.max_wait_seconds))

@@ -9,7 +9,8 @@ from typing import Any
 
 from tracker.observability import logger
 
-_NAME_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
+# Step Functions advises only these characters when CloudWatch logging is on (it is).
+_NAME_UNSAFE = re.compile(r"[^A-Za-z0-9_-]+")
 _EXECUTION_NAME_MAX = 80
 _HASH_CHARS = 32
 
@@ -17,7 +18,7 @@ _HASH_CHARS = 32
 def execution_name(bucket: str, key: str, sequencer: str) -> str:
     """Deterministic, at most 80 characters, no '/': the same upload always maps to the same name."""
     digest = hashlib.sha256(f"{bucket}/{key}@{sequencer}".encode()).hexdigest()[:_HASH_CHARS]
-    stem = _NAME_UNSAFE.sub("-", key.rsplit("/", 1)[-1]).strip("-.") or "upload"
+    stem = _NAME_UNSAFE.sub("-", key.rsplit("/", 1)[-1]).strip("-") or "upload"
     room = _EXECUTION_NAME_MAX - _HASH_CHARS - 1
     return f"{stem[:room]}-{digest}"
 

@@ -60,7 +60,7 @@ class TestReferenceImports:
         # Then one execution, named after the upload, imports it and follows it to COMPLETED
         described = cloud.wait(execution["executionArn"])
         assert described["status"] == "SUCCEEDED"
-        assert described["name"].startswith("GRCh38.fa.gz-") and len(described["name"]) <= 80
+        assert described["name"].startswith("GRCh38-fa-gz-") and len(described["name"]) <= 80
         loops = loops_for(cloud.omics.default_timeline)
         assert cloud.states_entered(execution["executionArn"]) == START_PATH + polls_then("JobCompleted", loops)
 
@@ -87,7 +87,7 @@ class TestReferenceImports:
         cloud.wait(execution["executionArn"])
         executions = cloud.executions()
         assert len(executions) == 1
-        assert executions[0]["name"].startswith("genome.fasta-")
+        assert executions[0]["name"].startswith("genome-fasta-")
 
     def test_console_started_import_passes_names_descriptions_and_tags(self, cloud: LocalCloud) -> None:
         console_input = {

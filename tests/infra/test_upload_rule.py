@@ -80,10 +80,12 @@ def test_rule_matches_only_the_upload_bucket(synth: Synthesized) -> None:
 
 def test_key_patterns_are_every_reference_ending_plain_and_gzipped_under_the_prefix(synth: Synthesized) -> None:
     prefix = synth.settings.upload_prefix
-    expected = [f"{prefix}*{ending}{gz}" for ending in inputs.REFERENCE_ENDINGS for gz in ("", ".gz")]
+    lower = [f"{prefix}*{ending}{gz}" for ending in inputs.REFERENCE_ENDINGS for gz in ("", ".gz")]
+    expected = lower + [pattern.replace(prefix, "", 1).upper() for pattern in lower]
+    expected = lower + [f"{prefix}{pattern}" for pattern in expected[len(lower) :]]
 
     assert sorted(_key_patterns(synth)) == sorted(expected)
-    assert len(_key_patterns(synth)) == 2 * len(inputs.REFERENCE_ENDINGS)
+    assert len(_key_patterns(synth)) == 4 * len(inputs.REFERENCE_ENDINGS)
 
 
 def test_rule_and_validator_use_the_same_reference_endings() -> None:

@@ -82,7 +82,7 @@ def test_one_hundred_sources_are_accepted() -> None:
     assert len(request.sources) == 100
 
 
-@pytest.mark.parametrize("suffix", [*REFERENCE_SUFFIXES, ".FA", ".Fasta.GZ"])
+@pytest.mark.parametrize("suffix", [*REFERENCE_SUFFIXES, ".FA", ".FASTA.GZ"])
 def test_every_reference_file_ending_is_accepted_plain_and_gzipped(suffix: str) -> None:
     request = parse_request({"jobType": "REFERENCE_IMPORT", "sources": [{"sourceFile": f"s3://bucket/ref{suffix}"}]})
 
@@ -258,7 +258,7 @@ BAD_INPUTS = [
     pytest.param(
         {"jobType": "REFERENCE_IMPORT", "sources": [{"sourceFile": "s3://bucket/hg38.fa.zip"}]},
         ["sources[0].sourceFile"],
-        "each optionally .gz), got 'hg38.fa.zip'",
+        "each optionally .gz; lower or upper case), got 'hg38.fa.zip'",
         id="source compressed with something else than gzip",
     ),
     pytest.param(
@@ -432,3 +432,9 @@ def test_client_token_fits_the_api_limit_even_for_large_requests() -> None:
 
     assert 1 <= len(token) <= 127
     assert token.isalnum()
+
+
+def test_mixed_case_ending_is_rejected_like_the_case_sensitive_upload_rule() -> None:
+    # Given an ending the upload rule's wildcards would not match (they list lower and upper case only)
+    with pytest.raises(InvalidInput, match=r"sources\[0\]\.sourceFile: must end with a reference file ending"):
+        parse_request({"jobType": "REFERENCE_IMPORT", "sources": [{"sourceFile": "s3://genomes/hg38.Fasta"}]})
