@@ -44,11 +44,11 @@ def _acknowledgments(stack: Stack) -> list[tuple[str, str, str]]:
     return [
         *(
             (f"Functions/{name}/ServiceRole", f"AwsSolutions-IAM4[Policy::{_BASIC_EXECUTION_ARN}]", _BASIC_EXECUTION)
-            for name in ("Prepare", "Poll", "Trigger")
+            for name in ("Prepare", "Poll", "Trigger", "JobEvent")
         ),
         *(
             (f"Functions/{name}/ServiceRole/DefaultPolicy", "AwsSolutions-IAM5[Resource::*]", _XRAY)
-            for name in ("Prepare", "Trigger")
+            for name in ("Prepare", "Trigger", "JobEvent")
         ),
         (
             "Functions/Poll/ServiceRole/DefaultPolicy",
@@ -72,10 +72,14 @@ def _acknowledgments(stack: Stack) -> list[tuple[str, str, str]]:
             f"AwsSolutions-IAM5[Resource::<{uploads}.Arn>/{_upload_prefix(stack)}*]",
             "HealthOmics must read any reference file uploaded under the upload prefix, and only there",
         ),
-        (
-            "UploadTrigger/DeadLetters",
-            "AwsSolutions-SQS3",
-            "This queue is itself the dead-letter queue of the upload rule's target; nothing consumes it automatically",
+        *(
+            (
+                f"{owner}/DeadLetters",
+                "AwsSolutions-SQS3",
+                f"This queue is itself the dead-letter queue of the {rule} rule's target; nothing consumes it "
+                "automatically",
+            )
+            for owner, rule in (("UploadTrigger", "upload"), ("JobEvents", "job status event"))
         ),
     ]
 

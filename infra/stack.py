@@ -9,6 +9,7 @@ from aws_cdk import aws_iam as iam
 from constructs import Construct
 
 from infra.functions import TrackerFunctions
+from infra.job_events import JobStatusEvents
 from infra.settings import TrackerSettings
 from infra.storage import TrackerStorage
 from infra.trigger import UploadTrigger
@@ -43,6 +44,15 @@ class OmicsJobTrackerStack(Stack):
         )
         self._allow_job_reads(poll, storage.reference_store_arn)
         self._allow_history_writes(poll, storage.history.table_arn)
+        job_event = functions.function(
+            "JobEvent",
+            handler="tracker.handlers.job_event.handler",
+            description="Record HealthOmics job status-change events in the history",
+            environment=shared_environment,
+            timeout_seconds=10,
+        )
+        self._allow_history_writes(job_event, storage.history.table_arn)
+        job_events = JobStatusEvents(self, "JobEvents", event_function=job_event)
 
         workflow = TrackerWorkflow(
             self,
@@ -71,6 +81,7 @@ class OmicsJobTrackerStack(Stack):
         CfnOutput(self, "StateMachineArn", value=workflow.state_machine.state_machine_arn)
         CfnOutput(self, "ReferenceStoreId", value=storage.reference_store_id)
         CfnOutput(self, "UploadDeadLetterQueueUrl", value=trigger_construct.dead_letters.queue_url)
+        CfnOutput(self, "JobEventDeadLetterQueueUrl", value=job_events.dead_letters.queue_url)
 
         self.settings = settings
         self.storage = storage

@@ -52,7 +52,9 @@ if ("before-send.omics", _route_to_simulator) not in botocore.handlers.BUILTIN_H
 def synthesize(out_dir: Path, context: dict[str, Any] | None = None) -> Path:
     """Run ``app.py`` as ``cdk synth`` would (cdk-nag included) and return the cloud assembly dir."""
     env = {**os.environ, "CDK_OUTDIR": str(out_dir), "CDK_CONTEXT_JSON": json.dumps(context or {})}
-    subprocess.run([sys.executable, str(ROOT / "app.py")], cwd=ROOT, env=env, check=True, capture_output=True)
+    result = subprocess.run([sys.executable, str(ROOT / "app.py")], cwd=ROOT, env=env, capture_output=True, text=True)
+    if result.returncode != 0:  # e.g. an unacknowledged cdk-nag finding: show what synth said
+        raise RuntimeError(f"cdk synth failed:\n{result.stdout[-4000:]}\n{result.stderr[-4000:]}")
     return out_dir
 
 
@@ -166,6 +168,11 @@ class LocalCloud:
                 return dict(described)
             time.sleep(0.02)
         raise TimeoutError(f"{execution_arn} still running after {timeout} s")
+
+    def publish(self, event: dict[str, Any]) -> None:
+        """Put an event on the default bus and wait until the Lambda targets it reached have run."""
+        patches.deliver_event(ACCOUNT, REGION, event)
+        self.lambdas.wait_idle()
 
     def events(self, execution_arn: str) -> list[dict[str, Any]]:
         sfn = boto3.client("stepfunctions", region_name=REGION)

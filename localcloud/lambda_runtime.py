@@ -60,6 +60,30 @@ class InProcessLambdaRuntime:
     on_cold_start: Callable[[], None] | None = None
     environment_overrides: dict[str, str] = field(default_factory=dict)
     _handlers: dict[tuple[str, str], Callable[..., Any]] = field(default_factory=dict)
+    _in_flight: int = 0
+    _idle: threading.Condition = field(default_factory=threading.Condition)
+
+    def invoke_async(self, function: Any, payload: Any) -> None:
+        """An asynchronous invocation (EventBridge → Lambda): runs on its own thread; failures are kept."""
+        with self._idle:
+            self._in_flight += 1
+        threading.Thread(target=self._run_async, args=(function, payload), daemon=True).start()
+
+    def _run_async(self, function: Any, payload: Any) -> None:
+        try:
+            result, errored, _ = self.invoke(function, json.dumps(payload))
+            if errored:
+                self.async_failures.append((function.function_name, payload, result))
+        finally:
+            with self._idle:
+                self._in_flight -= 1
+                self._idle.notify_all()
+
+    def wait_idle(self, timeout: float = 30) -> None:
+        """Wait (real time) until no asynchronous invocation is running."""
+        with self._idle:
+            if not self._idle.wait_for(lambda: self._in_flight == 0, timeout=timeout):
+                raise TimeoutError(f"{self._in_flight} asynchronous invocations still running")
 
     def invoke(self, function: Any, event: Any) -> tuple[str, bool, str]:
         payload = json.loads(event) if isinstance(event, str | bytes) else (event or {})

@@ -153,6 +153,39 @@ class OmicsSimulator:
         with self._lock:
             self._faults.append(Fault(operation, code, times))
 
+    def status_event(self, job: Job, status: str | None = None) -> dict[str, Any]:
+        """The aws.omics EventBridge event HealthOmics publishes when `job` reaches `status`."""
+        status = status or job.status(self.clock.now())
+        detail: dict[str, Any]
+        if job.job_type == "VARIANT_IMPORT":
+            detail = {
+                "jobId": job.job_id,
+                "storeId": "variant-store",
+                "storeName": "variant_store",
+                "arn": f"arn:aws:omics:{self.region}:{self.account_id}:variantStore/variant_store",
+                "status": status,
+            }
+        else:
+            store_field = "referenceStoreId" if job.job_type == "REFERENCE_IMPORT" else "sequenceStoreId"
+            detail = {"id": job.job_id, store_field: job.store_id, "status": status}
+            if status in TERMINAL and job.timeline.status_message:
+                detail["statusMessage"] = job.timeline.status_message
+        detail["omicsVersion"] = "1.0.0"
+        kind = {"REFERENCE_IMPORT": "Reference Import", "VARIANT_IMPORT": "Variant Import"}.get(
+            job.job_type, "Read Set Export"
+        )
+        return {
+            "version": "0",
+            "id": str(uuid.uuid4()),
+            "detail-type": f"{kind} Job Status Change",
+            "source": "aws.omics",
+            "account": self.account_id,
+            "time": self.clock.now().isoformat(),
+            "region": self.region,
+            "resources": [],
+            "detail": detail,
+        }
+
     def call_count(self, operation: str) -> int:
         return sum(1 for name, _ in self.calls if name == operation)
 

@@ -9,7 +9,6 @@ import contextlib
 import copy
 import itertools
 import json
-import threading
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -141,7 +140,7 @@ def _send_to_targets(runtime: InProcessLambdaRuntime) -> Any:
             payload = _transform_input(target, original_event)
             if arn.service == "lambda":
                 function = lambda_backends[arn.account][arn.region].get_function(arn.resource_id)
-                threading.Thread(target=_invoke_async, args=(runtime, function, payload), daemon=True).start()
+                runtime.invoke_async(function, payload)
             else:
                 boto3.client("stepfunctions", region_name=arn.region).start_execution(
                     stateMachineArn=target["Arn"], input=json.dumps(payload)
@@ -170,12 +169,6 @@ def _transform_input(target: dict[str, Any], event: dict[str, Any]) -> Any:
         template = template.replace(f'"<{name}>"', json.dumps(value if isinstance(value, str) else json.dumps(value)))
         template = template.replace(f"<{name}>", json.dumps(value))
     return json.loads(template)
-
-
-def _invoke_async(runtime: InProcessLambdaRuntime, function: Any, payload: Any) -> None:
-    result, errored, _ = runtime.invoke(function, json.dumps(payload))
-    if errored:
-        runtime.async_failures.append((function.function_name, payload, result))
 
 
 _original_start_execution = StepFunctionsParserBackend.start_execution

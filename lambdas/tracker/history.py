@@ -91,10 +91,22 @@ class HistoryStore:
         )
         return snapshot, int(state["version"]), state
 
-    def record(self, job: JobRef, observed: Snapshot, observed_by: str, execution_arn: str | None = None) -> Recorded:
-        """Record an observation if it moves the job forward; otherwise write nothing."""
+    def record(
+        self,
+        job: JobRef,
+        observed: Snapshot,
+        observed_by: str,
+        execution_arn: str | None = None,
+        only_if_tracked: bool = False,
+    ) -> Recorded | None:
+        """Record an observation if it moves the job forward; otherwise write nothing.
+
+        With `only_if_tracked`, a job without history yet (one nobody follows) is left alone: None.
+        """
         for _ in range(_MAX_WRITE_ATTEMPTS):
             recorded, version, state = self.current(job)
+            if recorded is None and only_if_tracked:
+                return None
             if recorded is not None and recorded.terminal:
                 return Recorded(recorded, changed=False, version=version)
             merged = merge(recorded, observed)

@@ -41,6 +41,7 @@ class JobType:
     item_key_field: str
     item_status_field: str
     event_detail_type: str
+    event_ids: tuple[tuple[str, str], ...]  # (id name, field of the aws.omics event's detail)
     statuses: frozenset[str]
 
     @property
@@ -76,6 +77,7 @@ JOB_TYPES: dict[JobTypeName, JobType] = {
         item_key_field="sourceFile",
         item_status_field="status",
         event_detail_type="Reference Import Job Status Change",
+        event_ids=(("referenceStoreId", "referenceStoreId"), ("jobId", "id")),
         statuses=_STORE_JOB_STATUSES,
     ),
     JobTypeName.VARIANT_IMPORT: JobType(
@@ -86,6 +88,7 @@ JOB_TYPES: dict[JobTypeName, JobType] = {
         item_key_field="source",
         item_status_field="jobStatus",
         event_detail_type="Variant Import Job Status Change",
+        event_ids=(("jobId", "jobId"),),
         statuses=_VARIANT_JOB_STATUSES,
     ),
     JobTypeName.READ_SET_EXPORT: JobType(
@@ -99,6 +102,7 @@ JOB_TYPES: dict[JobTypeName, JobType] = {
         item_key_field="id",
         item_status_field="status",
         event_detail_type="Read Set Export Job Status Change",
+        event_ids=(("sequenceStoreId", "sequenceStoreId"), ("jobId", "id")),
         statuses=_STORE_JOB_STATUSES,
     ),
 }
@@ -106,3 +110,7 @@ JOB_TYPES: dict[JobTypeName, JobType] = {
 
 def job_type(name: str) -> JobType:
     return JOB_TYPES[JobTypeName(name)]
+
+
+def job_type_for_event(detail_type: str) -> JobType | None:
+    return next((spec for spec in JOB_TYPES.values() if spec.event_detail_type == detail_type), None)

@@ -21,6 +21,7 @@ def poll_job(
     """The next poll state: ``status``, ``terminal``, ``succeeded``, ``waitSeconds`` and counters."""
     observed = describe_job(omics, JOB_TYPES[job.job_type], job.ids)
     recorded = history.record(job, observed, observed_by="poll", execution_arn=execution_arn)
+    assert recorded is not None  # a poll always records (only_if_tracked is off)
     unchanged_polls = 0 if recorded.changed else int(previous.get("unchangedPolls", 0)) + 1
     state = recorded.snapshot
     return {

@@ -1,0 +1,24 @@
+"""Lambda: an aws.omics job status-change event (EventBridge rule target) is recorded in the history."""
+
+from typing import Any
+
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from tracker.aws_clients import client
+from tracker.history import HistoryStore
+from tracker.job_events import record_event
+from tracker.observability import logger, metrics, tracer
+from tracker.settings import get_settings
+
+
+@logger.inject_lambda_context(correlation_id_path="id")
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    outcome = record_event(event, HistoryStore(client("dynamodb"), get_settings().table_name))
+    metrics.add_metric(name=f"JobEvents{outcome.result.title()}", unit=MetricUnit.Count, value=1)
+    logger.info(
+        "Job event", extra={"result": outcome.result, "reason": outcome.reason, "detailType": event.get("detail-type")}
+    )
+    return {"result": outcome.result, "reason": outcome.reason, "jobKey": outcome.job.pk if outcome.job else None}
