@@ -48,18 +48,25 @@ def _acknowledgments(stack: Stack) -> list[tuple[str, str, str]]:
         ),
         *(
             (f"Functions/{name}/ServiceRole/DefaultPolicy", "AwsSolutions-IAM5[Resource::*]", _XRAY)
-            for name in ("Prepare", "Trigger", "JobEvent")
+            for name in ("Prepare", "Trigger")
         ),
-        (
-            "Functions/Poll/ServiceRole/DefaultPolicy",
-            "AwsSolutions-IAM5[Resource::*]",
-            f"{_XRAY}; omics:GetVariantImportJob also has no resource-level permissions",
+        # Poll and JobEvent read jobs (JobEvent once per event, to record item statuses with the status).
+        *(
+            (
+                f"Functions/{name}/ServiceRole/DefaultPolicy",
+                "AwsSolutions-IAM5[Resource::*]",
+                f"{_XRAY}; omics:GetVariantImportJob also has no resource-level permissions",
+            )
+            for name in ("Poll", "JobEvent")
         ),
-        (
-            "Functions/Poll/ServiceRole/DefaultPolicy",
-            "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:omics:<AWS::Region>:<AWS::AccountId>:sequenceStore/*]",
-            "Read-set exports to follow are named by the console input and may be in any sequence store of the "
-            "account; only GetReadSetExportJob is allowed on them",
+        *(
+            (
+                f"Functions/{name}/ServiceRole/DefaultPolicy",
+                "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:omics:<AWS::Region>:<AWS::AccountId>:sequenceStore/*]",
+                "Read-set exports to follow are named by the console input and may be in any sequence store of the "
+                "account; only GetReadSetExportJob is allowed on them",
+            )
+            for name in ("Poll", "JobEvent")
         ),
         (
             "Workflow/StateMachine/Role/DefaultPolicy",

@@ -52,6 +52,7 @@ class OmicsJobTrackerStack(Stack):
             timeout_seconds=10,
         )
         self._allow_history_writes(job_event, storage.history.table_arn)
+        self._allow_job_reads(job_event, storage.reference_store_arn)
         job_events = JobStatusEvents(self, "JobEvents", event_function=job_event)
 
         workflow = TrackerWorkflow(
@@ -62,7 +63,12 @@ class OmicsJobTrackerStack(Stack):
             poll_function=poll,
             reference_store_arn=storage.reference_store_arn,
             import_role=storage.import_role,
+            history_table_name=storage.history.table_name,
+            history_table_arn=storage.history.table_arn,
         )
+
+        # Wake the execution waiting on a job when its status event is recorded.
+        workflow.state_machine.grant_task_response(job_event)
 
         trigger = functions.function(
             "Trigger",
@@ -103,10 +109,10 @@ class OmicsJobTrackerStack(Stack):
         )
 
     def _allow_history_writes(self, function: iam.IGrantable, table_arn: str) -> None:
-        # Exactly what HistoryStore.record uses: a consistent read and a two-item transaction.
+        # Exactly what HistoryStore uses: consistent reads and a transaction of a Put (entry) and an Update (STATE).
         function.grant_principal.add_to_principal_policy(
             iam.PolicyStatement(
-                actions=["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:ConditionCheckItem"],
+                actions=["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:ConditionCheckItem"],
                 resources=[table_arn],
             )
         )

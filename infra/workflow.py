@@ -1,10 +1,11 @@
 """The Standard state machine that starts and follows HealthOmics jobs (one for every job type).
 
 Prepare ─▶ StartOrFollow ─▶ StartReferenceImport ─┐
-                 └─────────────────────────────────┴▶ PollJob ─▶ JobFinished? ─▶ WaitBeforeNextPoll ─┐
-                                                        ▲                    ├▶ JobCompleted      │
-                                                        └────────────────────┼─ JobFailed / …     │
-                                                                             └────────────────────┘
+                 └─────────────────────────────────┴▶ PollJob ─▶ JobFinished? ─▶ WaitForChangeOrTimeout ─┐
+                                                        ▲                    ├▶ JobCompleted          │
+                                                        └────────────────────┼─ JobFailed / …         │
+                                                         (event wakes it, or └────────────────────────┘
+                                                          the backoff times out)
 """
 
 from __future__ import annotations
@@ -36,6 +37,12 @@ LAMBDA_SERVICE_ERRORS = [
 START_TRANSIENT_ERRORS = ["Omics.ThrottlingException", "Omics.InternalServerException", "Omics.RequestTimeoutException"]
 STORE_BUSY_ERRORS = ["Omics.ServiceQuotaExceededException"]
 START_REJECTED_ERRORS = ["Omics.ValidationException", "Omics.ResourceNotFoundException", "Omics.AccessDeniedException"]
+WAIT_TRANSIENT_ERRORS = [
+    "DynamoDb.ProvisionedThroughputExceededException",
+    "DynamoDb.RequestLimitExceededException",
+    "DynamoDb.InternalServerErrorException",
+    "DynamoDb.ThrottlingException",
+]
 # Terminal statuses other than COMPLETED end the execution in failure, named for the status.
 FAILED_ENDINGS = {
     "FAILED": "JobFailed",
@@ -55,6 +62,8 @@ class TrackerWorkflow(Construct):
         poll_function: lambda_.IFunction,
         reference_store_arn: str,
         import_role: iam.IRole,
+        history_table_name: str,
+        history_table_arn: str,
     ) -> None:
         super().__init__(scope, construct_id)
 
@@ -148,11 +157,44 @@ class TrackerWorkflow(Construct):
         )
         poll.add_catch(_lambda_error_end(self, "TrackingFailed"), errors=FATAL_POLL_ERRORS, result_path="$.error")
 
-        wait = sfn.Wait(
+        # Wait for an event or the next poll, whichever comes first: the task token is kept with the
+        # job's STATE item, where the JobEvent function finds it when a status event is recorded.
+        # The condition closes the race with an event recorded between the poll and this write:
+        # then the history has moved on, the write fails, and the job is polled at once.
+        wait = tasks.CallAwsService(
             self,
-            "WaitBeforeNextPoll",
-            comment="Backoff between polls: first wait, factor and cap come from cdk.json context",
-            time=sfn.WaitTime.seconds_path("$.poll.waitSeconds"),
+            "WaitForChangeOrTimeout",
+            comment="Park until a job event wakes the execution or the backoff (TimeoutSecondsPath) runs out",
+            service="dynamodb",
+            action="updateItem",
+            iam_action="dynamodb:UpdateItem",
+            iam_resources=[history_table_arn],
+            integration_pattern=sfn.IntegrationPattern.WAIT_FOR_TASK_TOKEN,
+            task_timeout=sfn.Timeout.at("$.poll.waitSeconds"),
+            parameters={
+                "TableName": history_table_name,
+                "Key": {"pk": {"S": sfn.JsonPath.string_at("$.poll.jobKey")}, "sk": {"S": "STATE"}},
+                "UpdateExpression": "SET waitToken = :token",
+                "ConditionExpression": "version = :version AND terminal = :running",
+                "ExpressionAttributeValues": {
+                    ":token": {"S": sfn.JsonPath.task_token},
+                    ":version": {"N": sfn.JsonPath.format("{}", sfn.JsonPath.string_at("$.poll.historyVersion"))},
+                    ":running": {"BOOL": False},
+                },
+            },
+            result_path="$.wake",
+        )
+        wait.add_retry(
+            errors=WAIT_TRANSIENT_ERRORS,
+            interval=Duration.seconds(1),
+            backoff_rate=2,
+            max_attempts=5,
+            max_delay=Duration.seconds(30),
+            jitter_strategy=sfn.JitterType.FULL,
+        )
+        # Timed out: the backoff ran out; condition failed: the history moved since the poll. Poll now.
+        wait.add_catch(
+            poll, errors=["States.Timeout", "DynamoDb.ConditionalCheckFailedException"], result_path="$.wake"
         )
         finished = (
             sfn.Choice(self, "JobFinished?")

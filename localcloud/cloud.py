@@ -84,7 +84,7 @@ class LocalCloud:
         _simulator = self.omics
         self._exit.callback(self._forget_simulator)
         self._exit.enter_context(mock_aws(config={"stepfunctions": {"execute_state_machine": True}}))
-        self._exit.enter_context(patches.applied(self.clock, self.lambdas))
+        self._exit.enter_context(patches.applied(self.clock, self.lambdas, self.omics, self.publish))
         self.deployment = deploy(self.cdk_out, self.stack_name, self.omics)
         enable_eventbridge_notifications(self.deployment)
         return self

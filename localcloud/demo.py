@@ -27,7 +27,10 @@ def _print_history(cloud: LocalCloud, job: dict[str, str]) -> list[str]:
     print(f"  history of {job['jobType']} job {job['jobId']} ({len(entries)} entries):")
     for entry in entries:
         items = ", ".join(f"{key.rsplit('/', 1)[-1]}={status}" for key, status in sorted(entry["items"].items()))
-        print(f"    #{entry['sequence']}  {entry['observedAt']}  {entry['status']:<12} items: {items}")
+        print(
+            f"    #{entry['sequence']}  {entry['observedAt']}  {entry['status']:<12} "
+            f"by {entry['observedBy']:<5}  items: {items}"
+        )
     return [entry["status"] for entry in entries]
 
 

@@ -117,6 +117,9 @@ class OmicsSimulator:
     jobs: dict[str, Job] = field(default_factory=dict)
     reference_stores: dict[str, str] = field(default_factory=dict)
     calls: list[tuple[str, datetime]] = field(default_factory=list)
+    # aws.omics status events: "all" delivered once each, "none" (all lost), or "duplicated" (each twice)
+    event_delivery: str = "all"
+    _emitted: dict[str, int] = field(default_factory=dict)  # job id -> how many of its statuses were announced
     _planned: list[Timeline] = field(default_factory=list)
     _faults: list[Fault] = field(default_factory=list)
     _lock: threading.RLock = field(default_factory=threading.RLock)
@@ -185,6 +188,35 @@ class OmicsSimulator:
             "resources": [],
             "detail": detail,
         }
+
+    def next_event_time(self, until: datetime) -> datetime | None:
+        """When the next job status change falls, if before `until` (a change already due: now)."""
+        with self._lock:
+            times = [moment for job in self.jobs.values() for moment in self._unannounced(job)]
+        upcoming = [moment for moment in times if moment <= until]
+        return max(min(upcoming), self.clock.now()) if upcoming else None
+
+    def due_events(self) -> list[dict[str, Any]]:
+        """The status events of every change up to now not yet announced, in time order."""
+        now = self.clock.now()
+        due: list[tuple[datetime, dict[str, Any]]] = []
+        with self._lock:
+            for job in self.jobs.values():
+                for moment in self._unannounced(job):
+                    if moment > now:
+                        break
+                    status = job.timeline.steps[self._emitted.get(job.job_id, 0)][0]
+                    self._emitted[job.job_id] = self._emitted.get(job.job_id, 0) + 1
+                    due.append((moment, self.status_event(job, status)))
+        copies = {"all": 1, "none": 0, "duplicated": 2}[self.event_delivery]
+        return [event for _, event in sorted(due, key=lambda pair: pair[0]) for _ in range(copies)]
+
+    def _unannounced(self, job: Job) -> list[datetime]:
+        moments, elapsed = [], 0.0
+        for status_seconds in [0.0, *(seconds for _, seconds in job.timeline.steps[:-1])]:
+            elapsed += status_seconds
+            moments.append(job.created + timedelta(seconds=elapsed))
+        return moments[self._emitted.get(job.job_id, 0) :]
 
     def call_count(self, operation: str) -> int:
         return sum(1 for name, _ in self.calls if name == operation)

@@ -7,14 +7,17 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import functools
 import itertools
 import json
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from datetime import timedelta
 from typing import Any
 from unittest import mock
 
 import boto3
+import botocore.session
 from botocore import xform_name
 from jsonpath_ng.ext import parse as jsonpath_parse
 from moto.awslambda.models import LambdaFunction, lambda_backends
@@ -27,11 +30,13 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state
     StateTaskServiceAwsSdk,
 )
 from moto.stepfunctions.parser.asl.component.state.wait.wait_function import wait_function
+from moto.stepfunctions.parser.asl.eval.callback.callback import CallbackEndpoint
 from moto.stepfunctions.parser.models import StepFunctionsParserBackend
 from moto.utilities.arns import parse_arn
 
 from localcloud.clock import SimClock
 from localcloud.lambda_runtime import InProcessLambdaRuntime
+from localcloud.omics import OmicsSimulator
 
 
 class _ClockTime:
@@ -55,8 +60,9 @@ def _patched_wait_interval(clock: SimClock) -> Any:
     return _wait_interval
 
 
+@functools.cache
 def _sdk_operation(service: str, action: str) -> Any:
-    model = boto3.session.Session().client(service, region_name="us-east-1").meta.service_model
+    model = botocore.session.get_session().get_service_model(service)
     for name in model.operation_names:
         if xform_name(name) == xform_name(action):
             return model.operation_model(name)
@@ -180,8 +186,33 @@ def _start_execution(self: Any, state_machine_arn: str, name: Any = None, *args:
     return _original_start_execution(self, state_machine_arn, name or str(uuid.uuid4()), *args, **kwargs)
 
 
+def _callback_wait(clock: SimClock, omics: OmicsSimulator, publish: Callable[[dict[str, Any]], None]) -> Any:
+    def wait(self: CallbackEndpoint, timeout: float | None = None) -> Any:
+        # moto waits for a task token in real seconds. Here the wait runs on the simulated clock: it
+        # moves to each job status change before the deadline, delivers the aws.omics events that
+        # HealthOmics would send then (the JobEvent function may answer the token), and stops at
+        # the first answer or at the deadline (a timeout, as Step Functions would report).
+        deadline = clock.now() + timedelta(seconds=timeout or 0)
+        while not self._notify_event.is_set():
+            moment = omics.next_event_time(until=deadline)
+            if moment is None:
+                clock.advance_to(deadline)
+                break
+            clock.advance_to(moment)
+            for event in omics.due_events():
+                publish(event)
+        return self._outcome
+
+    return wait
+
+
 @contextlib.contextmanager
-def applied(clock: SimClock, runtime: InProcessLambdaRuntime) -> Iterator[None]:
+def applied(
+    clock: SimClock,
+    runtime: InProcessLambdaRuntime,
+    omics: OmicsSimulator,
+    publish: Callable[[dict[str, Any]], None],
+) -> Iterator[None]:
     clock_time = _ClockTime(clock)
     patches: list[contextlib.AbstractContextManager[Any]] = [
         mock.patch.object(wait_function.WaitFunction, "_wait_interval", _patched_wait_interval(clock)),
@@ -192,6 +223,7 @@ def applied(clock: SimClock, runtime: InProcessLambdaRuntime) -> Iterator[None]:
         mock.patch.object(s3_notifications, "_send_event_bridge_message", _send_event_bridge_message),
         mock.patch.object(events_models.Rule, "send_to_targets", _send_to_targets(runtime)),
         mock.patch.object(StepFunctionsParserBackend, "start_execution", _start_execution),
+        mock.patch.object(CallbackEndpoint, "wait", _callback_wait(clock, omics, publish)),
         mock.patch.object(LambdaFunction, "_invoke_lambda", lambda self, event=None: runtime.invoke(self, event)),
     ]
     with contextlib.ExitStack() as stack:

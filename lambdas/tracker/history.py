@@ -7,7 +7,7 @@ Layout (one item collection per job, see README "Status history table"):
 A change is written as one transaction: the new EVENT item (must not exist yet) and the STATE item
 (must still have the version that was read). A retried Lambda, a duplicate trigger or a repeated
 poll finds nothing new and writes nothing; two writers racing cannot both take the same number;
-a terminal STATE is never replaced.
+a terminal status is never changed (its item statuses may still catch up).
 """
 
 from __future__ import annotations
@@ -107,11 +107,13 @@ class HistoryStore:
             recorded, version, state = self.current(job)
             if recorded is None and only_if_tracked:
                 return None
-            if recorded is not None and recorded.terminal:
-                return Recorded(recorded, changed=False, version=version)
             merged = merge(recorded, observed)
-            if recorded is not None and merged.same_progress(recorded):
-                return Recorded(recorded, changed=False, version=version)
+            if recorded is not None:
+                nothing_new = merged.same_progress(recorded)
+                # A terminal status is final; only item statuses may still catch up (events carry none).
+                overwrites_end = recorded.terminal and merged.status != recorded.status
+                if nothing_new or overwrites_end:
+                    return Recorded(recorded, changed=False, version=version)
             if self._write(job, recorded, merged, version, state, observed_by, execution_arn):
                 return Recorded(merged, changed=True, version=version + 1)
         raise ServiceUnavailable(f"history of {job.pk}: too many concurrent writers, try again")
@@ -140,9 +142,8 @@ class HistoryStore:
             "observedBy": observed_by,
             "executionArn": execution_arn,
         }
-        new_state = {
-            "pk": job.pk,
-            "sk": STATE_SK,
+        # STATE is updated, not replaced: a task token parked by a waiting execution stays put.
+        changes = {
             "jobType": str(job.job_type),
             "ids": job.ids,
             "status": after.status,
@@ -150,20 +151,28 @@ class HistoryStore:
             "items": after.items,
             "terminal": after.terminal,
             "version": sequence,
-            "firstObservedAt": state.get("firstObservedAt", observed_at),
             "lastChangedAt": observed_at,
             "executionArn": execution_arn or state.get("executionArn"),
-            # Sparse index keys: only STATE items carry them, so the index lists jobs, not entries.
+            # Sparse index key: only STATE items carry it, so the index lists jobs, not entries.
             "currentStatus": after.status,
         }
-        state_condition: dict[str, Any] = (
-            {"ConditionExpression": "attribute_not_exists(pk)"}
-            if before is None
-            else {
-                "ConditionExpression": "version = :version AND terminal = :false",
-                "ExpressionAttributeValues": _to_item({":version": version, ":false": False}),
-            }
-        )
+        assignments = [f"#{name} = :{name}" for name, value in changes.items() if value is not None]
+        assignments.append("#firstObservedAt = if_not_exists(#firstObservedAt, :lastChangedAt)")
+        removals = [f"#{name}" for name, value in changes.items() if value is None]
+        values = {f":{name}": value for name, value in changes.items() if value is not None}
+        condition = "attribute_not_exists(pk)"
+        if before is not None:
+            condition = "version = :expectedVersion"  # the read decided; nobody may have written since
+            values.update({":expectedVersion": version})
+        state_update = {
+            "TableName": self._table,
+            "Key": _to_item({"pk": job.pk, "sk": STATE_SK}),
+            "UpdateExpression": f"SET {', '.join(assignments)}"
+            + (f" REMOVE {', '.join(removals)}" if removals else ""),
+            "ConditionExpression": condition,
+            "ExpressionAttributeNames": {f"#{name}": name for name in [*changes, "firstObservedAt"]},
+            "ExpressionAttributeValues": _to_item(values),
+        }
         try:
             self._dynamodb.transact_write_items(
                 TransactItems=[
@@ -174,7 +183,7 @@ class HistoryStore:
                             "ConditionExpression": "attribute_not_exists(sk)",
                         }
                     },
-                    {"Put": {"TableName": self._table, "Item": _to_item(new_state), **state_condition}},
+                    {"Update": state_update},
                 ]
             )
         except ClientError as error:
@@ -182,6 +191,17 @@ class HistoryStore:
                 return False  # someone else wrote first: read again and decide again
             raise
         return True
+
+    def wait_token(self, job: JobRef) -> str | None:
+        """The task token of the execution waiting on this job, if one is parked."""
+        response = self._dynamodb.get_item(
+            TableName=self._table,
+            Key=_to_item({"pk": job.pk, "sk": STATE_SK}),
+            ProjectionExpression="waitToken",
+            ConsistentRead=True,
+        )
+        token = response.get("Item", {}).get("waitToken", {}).get("S")
+        return str(token) if token else None
 
     def entries(self, job: JobRef) -> list[dict[str, Any]]:
         """The job's history entries in order."""

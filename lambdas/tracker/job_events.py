@@ -8,12 +8,16 @@ unusable is logged and dropped (polling stays the safety net).
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
 
+from tracker.errors import TrackerError
 from tracker.history import HistoryStore, JobRef, Recorded
-from tracker.job_types import job_type_for_event
-from tracker.status import Snapshot
+from tracker.job_types import JOB_TYPES, job_type_for_event
+from tracker.observability import logger
+from tracker.omics_jobs import describe_job
+from tracker.status import Snapshot, merge
 
 
 @dataclass(frozen=True)
@@ -45,12 +49,38 @@ def job_from_event(event: dict[str, Any]) -> tuple[JobRef, Snapshot] | str:
     return JobRef(spec.name, {name: str(value) for name, value in ids.items()}), snapshot
 
 
-def record_event(event: dict[str, Any], history: HistoryStore) -> EventOutcome:
+def record_event(event: dict[str, Any], history: HistoryStore, omics: Any, sfn: Any) -> EventOutcome:
+    """Record the event's status if it is news, and then wake the execution waiting on the job.
+
+    Events carry the job's status but not its items, so a followed job is also read once (Get) and
+    the entry holds both, as a poll's would; if the read fails the event's status alone is recorded.
+    """
     parsed = job_from_event(event)
     if isinstance(parsed, str):
         return EventOutcome("ignored", reason=parsed)
     job, snapshot = parsed
+    if history.current(job)[0] is None:
+        return EventOutcome("untracked", job=job, reason="no execution follows this job")
+    try:
+        snapshot = merge(describe_job(omics, JOB_TYPES[job.job_type], job.ids), snapshot)
+    except TrackerError as error:
+        logger.warning("Recording the event without item statuses", extra={"reason": str(error)})
     recorded = history.record(job, snapshot, observed_by="event", only_if_tracked=True)
     if recorded is None:
         return EventOutcome("untracked", job=job, reason="no execution follows this job")
-    return EventOutcome("recorded" if recorded.changed else "unchanged", job=job, recorded=recorded)
+    if not recorded.changed:
+        return EventOutcome("unchanged", job=job, recorded=recorded)
+    woken = wake_waiting_execution(sfn, history.wait_token(job), recorded)
+    return EventOutcome("recorded", job=job, recorded=recorded, reason="woke the execution" if woken else "")
+
+
+def wake_waiting_execution(sfn: Any, token: str | None, recorded: Recorded) -> bool:
+    """End the waiting task so the execution polls now; a token that is no longer waited on is fine."""
+    if not token:
+        return False
+    output = json.dumps({"wokenBy": "event", "status": recorded.snapshot.status, "historyVersion": recorded.version})
+    try:
+        sfn.send_task_success(taskToken=token, output=output)
+    except (sfn.exceptions.TaskTimedOut, sfn.exceptions.InvalidToken, sfn.exceptions.TaskDoesNotExist):
+        return False  # the wait already ended (timed out, or an earlier event woke it): the poll runs anyway
+    return True

@@ -34,4 +34,5 @@ def poll_job(
         "succeeded": state.status == SUCCESS_STATUS,
         "waitSeconds": schedule.wait_after(unchanged_polls),
         "historyVersion": recorded.version,
+        "jobKey": job.pk,  # where the wait keeps its task token
     }

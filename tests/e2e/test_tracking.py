@@ -13,7 +13,15 @@ from localcloud.patches import deliver_event
 
 pytestmark = pytest.mark.e2e
 
-POLL_LOOP = ["PollJob", "JobFinished?", "WaitBeforeNextPoll"]
+
+@pytest.fixture(autouse=True)
+def _polling_alone(cloud: LocalCloud) -> None:
+    """These scenarios prove the poller alone: HealthOmics' status events are all lost here.
+    What events add (an earlier wake, entries observed by event) is in test_event_driven.py."""
+    cloud.omics.event_delivery = "none"
+
+
+POLL_LOOP = ["PollJob", "JobFinished?", "WaitForChangeOrTimeout"]
 START_PATH = ["Prepare", "StartOrFollow", "StartReferenceImport"]
 FOLLOW_PATH = ["Prepare", "StartOrFollow"]
 
@@ -247,7 +255,7 @@ class TestFollowingJobsStartedElsewhere:
         path = cloud.states_entered(described["executionArn"])
         assert path[-3:] == ["PollJob", "JobFinished?", end_state]
         if final == "CANCELLED":  # CANCELLING is not terminal: the execution kept polling through it
-            assert path.count("WaitBeforeNextPoll") == loops_for(job.timeline)
+            assert path.count("WaitForChangeOrTimeout") == loops_for(job.timeline)
         history = cloud.history({"jobType": "READ_SET_EXPORT", "sequenceStoreId": "2222222222", "jobId": job.job_id})
         assert statuses(history) == expected_statuses
         assert history[-1]["statusMessage"] == message

@@ -82,7 +82,7 @@ def test_job_finished_waits_while_running_and_ends_named_for_the_final_status(sy
 
     assert state["Type"] == "Choice"
     assert _choice_targets(state) == [
-        ({"Variable": "$.poll.terminal", "BooleanEquals": False}, "WaitBeforeNextPoll"),
+        ({"Variable": "$.poll.terminal", "BooleanEquals": False}, "WaitForChangeOrTimeout"),
         ({"Variable": "$.poll.succeeded", "BooleanEquals": True}, "JobCompleted"),
         ({"Variable": "$.poll.status", "StringEquals": "FAILED"}, "JobFailed"),
         ({"Variable": "$.poll.status", "StringEquals": "CANCELLED"}, "JobCancelled"),
@@ -98,12 +98,23 @@ def test_every_unsuccessful_terminal_status_has_its_own_ending(synth: Synthesize
     assert named == TERMINAL_STATUSES - {SUCCESS_STATUS}
 
 
-def test_wait_takes_its_length_from_the_poll_result_and_polls_again(synth: Synthesized) -> None:
-    state = _states(synth)["WaitBeforeNextPoll"]
+def test_wait_parks_a_task_token_with_the_job_and_polls_again_on_wake_or_timeout(synth: Synthesized) -> None:
+    state = _states(synth)["WaitForChangeOrTimeout"]
 
-    assert state["Type"] == "Wait"
-    assert state["SecondsPath"] == "$.poll.waitSeconds"
+    assert state["Type"] == "Task"
+    assert state["Resource"].endswith(":states:::aws-sdk:dynamodb:updateItem.waitForTaskToken")
+    # the backoff is the timeout: no event within it means "poll now"
+    assert state["TimeoutSecondsPath"] == "$.poll.waitSeconds"
     assert state["Next"] == "PollJob"
+    parameters = state["Parameters"]
+    assert parameters["Key"] == {"pk": {"S.$": "$.poll.jobKey"}, "sk": {"S": "STATE"}}
+    assert parameters["UpdateExpression"] == "SET waitToken = :token"
+    # an event recorded between the poll and this write makes the condition fail: poll at once
+    assert parameters["ConditionExpression"] == "version = :version AND terminal = :running"
+    assert parameters["ExpressionAttributeValues"][":token"] == {"S.$": "$$.Task.Token"}
+    assert parameters["ExpressionAttributeValues"][":version"] == {"N.$": "States.Format('{}', $.poll.historyVersion)"}
+    catches = {error: catch["Next"] for catch in state["Catch"] for error in catch["ErrorEquals"]}
+    assert catches == {"States.Timeout": "PollJob", "DynamoDb.ConditionalCheckFailedException": "PollJob"}
 
 
 def test_completed_job_ends_in_success(synth: Synthesized) -> None:

@@ -16,7 +16,8 @@ from tracker.settings import get_settings
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    outcome = record_event(event, HistoryStore(client("dynamodb"), get_settings().table_name))
+    history = HistoryStore(client("dynamodb"), get_settings().table_name)
+    outcome = record_event(event, history, client("omics"), client("stepfunctions"))
     metrics.add_metric(name=f"JobEvents{outcome.result.title()}", unit=MetricUnit.Count, value=1)
     logger.info(
         "Job event", extra={"result": outcome.result, "reason": outcome.reason, "detailType": event.get("detail-type")}

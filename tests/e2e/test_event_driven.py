@@ -1,0 +1,127 @@
+"""Waiting for an event or the next poll, whichever comes first (the synthesized state machine, real handlers).
+
+The local cloud delivers HealthOmics' aws.omics status events at the simulated moment each status
+change happens; the waiting execution parks a task token with the job, which the JobEvent function
+answers when it records the change.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from localcloud.cloud import LocalCloud
+from localcloud.omics import Job, Timeline
+
+pytestmark = pytest.mark.e2e
+
+EXPORT_STORE = "2222222222"
+
+
+def _export(cloud: LocalCloud, timeline: Timeline) -> tuple[Job, dict[str, str]]:
+    job = cloud.omics.add_job("READ_SET_EXPORT", timeline, store_id=EXPORT_STORE, items=["3333333333"])
+    return job, {"jobType": "READ_SET_EXPORT", "sequenceStoreId": EXPORT_STORE, "jobId": job.job_id}
+
+
+def _wait_outcomes(cloud: LocalCloud, execution_arn: str) -> list[str]:
+    """How each WaitForChangeOrTimeout ended: woken by an event, timed out, or skipped (history moved)."""
+    outcomes, waiting = [], False
+    for event in cloud.events(execution_arn):
+        details = event.get("stateEnteredEventDetails") or {}
+        if details.get("name") == "WaitForChangeOrTimeout":
+            waiting = True
+        elif waiting and event["type"] in ("TaskSucceeded", "TaskTimedOut", "TaskFailed"):
+            outcomes.append({"TaskSucceeded": "woken", "TaskTimedOut": "timed out"}.get(event["type"], "skipped"))
+            waiting = False
+    return outcomes
+
+
+def _entries(cloud: LocalCloud, ref: dict[str, str]) -> list[tuple[str, str, dict[str, str]]]:
+    return [(e["status"], e["observedBy"], e["items"]) for e in cloud.history(ref)]
+
+
+def test_events_wake_the_execution_and_the_end_is_recorded_when_the_job_ends(cloud: LocalCloud) -> None:
+    # Given a 2-hour export whose status events are delivered
+    job, ref = _export(cloud, Timeline.ending(submitted=60, running=7200))
+
+    described = cloud.wait(cloud.start_execution(ref))
+
+    # Then each change is recorded by its event, with the item statuses read alongside
+    assert described["status"] == "SUCCEEDED"
+    assert _entries(cloud, ref) == [
+        ("SUBMITTED", "poll", {"3333333333": "NOT_STARTED"}),
+        ("IN_PROGRESS", "event", {"3333333333": "IN_PROGRESS"}),
+        ("COMPLETED", "event", {"3333333333": "FINISHED"}),
+    ]
+    # and the end is recorded at the moment the job ended, not at the next poll
+    completed = cloud.history(ref)[-1]
+    assert completed["observedAt"] == job.completion_time().isoformat()
+    # the two changes woke the waiting execution; the waits in between ended by the backoff
+    outcomes = _wait_outcomes(cloud, described["executionArn"])
+    assert outcomes.count("woken") == 2
+    assert outcomes[-1] == "woken"
+    assert set(outcomes) <= {"woken", "timed out"}
+    # and the poll that ended the execution ran at the job's end too
+    last_get = max(moment for name, moment in cloud.omics.calls if name == "GetReadSetExportJob")
+    assert last_get == job.completion_time()
+
+
+def test_duplicated_events_record_each_change_once_and_wake_once(cloud: LocalCloud) -> None:
+    cloud.omics.event_delivery = "duplicated"
+    _, ref = _export(cloud, Timeline.ending(submitted=60, running=1800))
+
+    described = cloud.wait(cloud.start_execution(ref))
+
+    assert described["status"] == "SUCCEEDED"
+    assert [(status, by) for status, by, _ in _entries(cloud, ref)] == [
+        ("SUBMITTED", "poll"),
+        ("IN_PROGRESS", "event"),
+        ("COMPLETED", "event"),
+    ]
+    assert _wait_outcomes(cloud, described["executionArn"]).count("woken") == 2
+    assert cloud.lambdas.async_failures == []
+
+
+def test_failed_job_ends_the_execution_in_failure_when_its_event_arrives(cloud: LocalCloud) -> None:
+    job, ref = _export(cloud, Timeline.ending("FAILED", submitted=60, running=3600, message="export failed: disk"))
+
+    described = cloud.wait(cloud.start_execution(ref))
+
+    assert (described["status"], described["error"], described["cause"]) == (
+        "FAILED",
+        "Job.FAILED",
+        "export failed: disk",
+    )
+    assert cloud.history(ref)[-1]["observedAt"] == job.completion_time().isoformat()
+    assert cloud.states_entered(described["executionArn"])[-3:] == ["PollJob", "JobFinished?", "JobFailed"]
+
+
+def test_event_recorded_before_the_wait_parks_makes_the_execution_poll_at_once(cloud: LocalCloud) -> None:
+    # Given an event recorded after a poll but before the wait writes its token (simulated by
+    # recording the change the moment the poll returns)
+    from tracker.history import HistoryStore, JobRef
+    from tracker.status import Snapshot
+
+    cloud.omics.event_delivery = "none"
+    _, ref = _export(cloud, Timeline.ending(submitted=3600, running=3600))
+    recorded_early: list[Any] = []
+    original = cloud.lambdas.invoke
+
+    def invoke_then_record(function: Any, event: Any) -> tuple[str, bool, str]:
+        result = original(function, event)
+        if "FunctionsPoll" in function.function_name and not recorded_early:
+            store = HistoryStore(__import__("boto3").client("dynamodb", region_name="us-east-1"), cloud.table)
+            store.record(JobRef.from_dict(ref), Snapshot("IN_PROGRESS"), "event")
+            recorded_early.append(True)
+        return result
+
+    cloud.lambdas.invoke = invoke_then_record  # type: ignore[method-assign]
+    described = cloud.wait(cloud.start_execution(ref))
+
+    # Then the wait's condition fails (the history moved since the poll) and the job is polled at once
+    assert described["status"] == "SUCCEEDED"
+    assert _wait_outcomes(cloud, described["executionArn"])[0] == "skipped"
+    failed = [e for e in cloud.events(described["executionArn"]) if e["type"] == "TaskFailed"]
+    assert failed[0]["taskFailedEventDetails"]["error"] == "DynamoDb.ConditionalCheckFailedException"
+    assert [status for status, _, _ in _entries(cloud, ref)][:2] == ["SUBMITTED", "IN_PROGRESS"]
