@@ -8,9 +8,9 @@ from typing import Any
 from constructs import Node
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-# Events one poll round adds to an execution's history: Task (scheduled, started, succeeded, state
-# entered/exited), Choice (entered/exited) and Wait (entered/exited).
-EVENTS_PER_POLL = 9
+# Events one poll round adds to an execution's history: PollJob (5), JobFinished? (2) and
+# WaitForChangeOrTimeout (6), with room for the odd retry.
+EVENTS_PER_POLL = 15
 HISTORY_EVENT_BUDGET = 20_000
 
 
@@ -27,6 +27,7 @@ class TrackerSettings(BaseModel):
     poll_backoff_factor: float = Field(default=1.5, ge=1, le=10, alias="pollBackoffFactor")
     poll_max_wait_seconds: int = Field(default=600, ge=1, le=86400, alias="pollMaxWaitSeconds")
     execution_timeout_days: int = Field(default=14, ge=1, le=365, alias="executionTimeoutDays")
+    max_polls_per_execution: int = Field(default=1000, ge=2, alias="maxPollsPerExecution")
     powertools_layer_version: int = Field(default=27, ge=1, alias="powertoolsLayerVersion")
     log_retention_days: int = Field(default=90, ge=1, alias="logRetentionDays")
 
@@ -64,16 +65,21 @@ class TrackerSettings(BaseModel):
 
     @model_validator(mode="after")
     def _fits_in_one_execution(self) -> TrackerSettings:
-        # A Standard execution holds at most 25,000 history events and one poll round adds about
-        # EVENTS_PER_POLL of them: a job polled at the cap until the timeout must stay well below that.
-        polls = self.execution_timeout_days * 86_400 / self.poll_max_wait_seconds
-        if polls * EVENTS_PER_POLL > HISTORY_EVENT_BUDGET:
-            longest = int(HISTORY_EVENT_BUDGET / EVENTS_PER_POLL * self.poll_max_wait_seconds / 86_400)
+        # A Standard execution holds at most 25,000 history events. After maxPollsPerExecution polls
+        # the job is handed to a new execution, which must happen inside the budget and the timeout.
+        events = self.max_polls_per_execution * EVENTS_PER_POLL
+        if events > HISTORY_EVENT_BUDGET:
             raise ValueError(
-                f"executionTimeoutDays={self.execution_timeout_days} with "
-                f"pollMaxWaitSeconds={self.poll_max_wait_seconds} "
-                f"could need ~{int(polls * EVENTS_PER_POLL)} history events in one execution (limit 25,000, budget "
-                f"{HISTORY_EVENT_BUDGET}); raise pollMaxWaitSeconds or keep executionTimeoutDays <= {longest}"
+                f"maxPollsPerExecution={self.max_polls_per_execution} could need ~{events} history events in one "
+                f"execution (limit 25,000, budget {HISTORY_EVENT_BUDGET}); keep it <= "
+                f"{HISTORY_EVENT_BUDGET // EVENTS_PER_POLL}"
+            )
+        longest = self.max_polls_per_execution * self.poll_max_wait_seconds
+        if longest >= self.execution_timeout_days * 86_400:
+            raise ValueError(
+                f"maxPollsPerExecution={self.max_polls_per_execution} polls at pollMaxWaitSeconds="
+                f"{self.poll_max_wait_seconds} can take {longest / 86_400:.1f} days, longer than "
+                f"executionTimeoutDays={self.execution_timeout_days}: the execution would time out before handing over"
             )
         return self
 

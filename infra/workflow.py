@@ -10,7 +10,7 @@ Prepare ─▶ StartOrFollow ─▶ StartReferenceImport ─┐
 
 from __future__ import annotations
 
-from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
@@ -196,8 +196,37 @@ class TrackerWorkflow(Construct):
         wait.add_catch(
             poll, errors=["States.Timeout", "DynamoDb.ConditionalCheckFailedException"], result_path="$.wake"
         )
+        # Hand a long job to a fresh execution before this one nears the history-event limit. The name
+        # is derived from this execution, so a retried start finds the execution it already started.
+        state_machine_name = f"{Stack.of(self).stack_name}-JobTracker"
+        continue_as_new = tasks.StepFunctionsStartExecution(
+            self,
+            "ContinueAsNew",
+            comment="Start a new execution that follows the same job (its history continues in the table)",
+            state_machine=sfn.StateMachine.from_state_machine_name(self, "Itself", state_machine_name),
+            name=sfn.JsonPath.format("handover-{}", sfn.JsonPath.hash(sfn.JsonPath.execution_id, "MD5")),
+            input=sfn.TaskInput.from_json_path_at("$.poll.nextInput"),
+            integration_pattern=sfn.IntegrationPattern.REQUEST_RESPONSE,
+            result_selector={"executionArn": sfn.JsonPath.string_at("$.ExecutionArn")},
+            result_path="$.handedOverTo",
+        )
+        handed_over = sfn.Succeed(self, "HandedOver", comment="A new execution follows the job from here")
+        continue_as_new.add_retry(errors=["StepFunctions.ExecutionAlreadyExistsException"], max_attempts=0)
+        continue_as_new.add_retry(
+            errors=["States.TaskFailed"],
+            interval=Duration.seconds(2),
+            backoff_rate=2,
+            max_attempts=6,
+            max_delay=Duration.seconds(60),
+            jitter_strategy=sfn.JitterType.FULL,
+        )
+        # Already started (a retry after the start went through): the hand-over is done.
+        continue_as_new.add_catch(
+            handed_over, errors=["StepFunctions.ExecutionAlreadyExistsException"], result_path="$.handoverError"
+        )
         finished = (
             sfn.Choice(self, "JobFinished?")
+            .when(sfn.Condition.boolean_equals("$.poll.continueAsNew", True), continue_as_new.next(handed_over))
             .when(sfn.Condition.boolean_equals("$.poll.terminal", False), wait.next(poll))
             .when(sfn.Condition.boolean_equals("$.poll.succeeded", True), sfn.Succeed(self, "JobCompleted"))
         )
@@ -227,6 +256,7 @@ class TrackerWorkflow(Construct):
             self,
             "StateMachine",
             comment="Start and follow AWS HealthOmics jobs, recording each status change",
+            state_machine_name=state_machine_name,
             state_machine_type=sfn.StateMachineType.STANDARD,
             definition_body=sfn.DefinitionBody.from_chainable(definition),
             timeout=Duration.days(settings.execution_timeout_days),

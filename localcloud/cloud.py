@@ -95,12 +95,18 @@ class LocalCloud:
         finally:
             self._exit.close()
 
-    def drain(self, timeout: float = 30) -> None:
-        """Let running executions end (on the simulated clock that is quick), so none outlives the cloud."""
-        for execution in self.executions():
-            if execution["status"] == "RUNNING":
+    def drain(self, timeout: float = 60) -> None:
+        """Let running executions end (on the simulated clock that is quick), so none outlives the cloud.
+        Executions can start others (hand-overs, uploads), so look again until none is running."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            self.lambdas.wait_idle(timeout=max(deadline - time.monotonic(), 0.1))
+            running = [e for e in self.executions() if e["status"] == "RUNNING"]
+            if not running:
+                return
+            for execution in running:
                 with contextlib.suppress(TimeoutError):
-                    self.wait(execution["executionArn"], timeout=timeout)
+                    self.wait(execution["executionArn"], timeout=max(deadline - time.monotonic(), 0.1))
 
     @staticmethod
     def _forget_simulator() -> None:

@@ -121,7 +121,7 @@ def plan_names(deployment: Deployment, omics: OmicsSimulator) -> None:
             deployment.attrs[(lid, "Arn")] = arn.format("dynamodb", f"table/{name}")
             deployment.attrs[(lid, "StreamArn")] = arn.format("dynamodb", f"table/{name}/stream/local")
         elif kind == "AWS::StepFunctions::StateMachine":
-            name = _physical_name(stack, lid, 80)
+            name = props.get("StateMachineName") or _physical_name(stack, lid, 80)
             deployment.refs[lid] = arn.format("states", f"stateMachine:{name}")
             deployment.attrs[(lid, "Arn")] = deployment.refs[lid]
             deployment.attrs[(lid, "Name")] = name

@@ -26,8 +26,8 @@ from moto.events import models as events_models
 from moto.s3 import notifications as s3_notifications
 from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import state_task_service_aws_sdk
-from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_aws_sdk import (
-    StateTaskServiceAwsSdk,
+from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service import (
+    StateTaskService,
 )
 from moto.stepfunctions.parser.asl.component.state.wait.wait_function import wait_function
 from moto.stepfunctions.parser.asl.eval.callback.callback import CallbackEndpoint
@@ -218,8 +218,8 @@ def applied(
         mock.patch.object(wait_function.WaitFunction, "_wait_interval", _patched_wait_interval(clock)),
         mock.patch.object(retrier_decl, "time", clock_time),
         mock.patch.dict(state_task_service_aws_sdk._SERVICE_ERROR_NAMES, {"omics": "Omics"}),
-        mock.patch.object(StateTaskServiceAwsSdk, "_normalise_parameters", _normalise_parameters),
-        mock.patch.object(StateTaskServiceAwsSdk, "_normalise_response", _normalise_response),
+        mock.patch.object(StateTaskService, "_normalise_parameters", _normalise_parameters),
+        mock.patch.object(StateTaskService, "_normalise_response", _normalise_response),
         mock.patch.object(s3_notifications, "_send_event_bridge_message", _send_event_bridge_message),
         mock.patch.object(events_models.Rule, "send_to_targets", _send_to_targets(runtime)),
         mock.patch.object(StepFunctionsParserBackend, "start_execution", _start_execution),

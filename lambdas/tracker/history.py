@@ -113,6 +113,8 @@ class HistoryStore:
                 # A terminal status is final; only item statuses may still catch up (events carry none).
                 overwrites_end = recorded.terminal and merged.status != recorded.status
                 if nothing_new or overwrites_end:
+                    if execution_arn and execution_arn not in state.get("executionArns", set()):
+                        self._link_execution(job, execution_arn)
                     return Recorded(recorded, changed=False, version=version)
             if self._write(job, recorded, merged, version, state, observed_by, execution_arn):
                 return Recorded(merged, changed=True, version=version + 1)
@@ -157,9 +159,12 @@ class HistoryStore:
             "currentStatus": after.status,
         }
         assignments = [f"#{name} = :{name}" for name, value in changes.items() if value is not None]
+        additions = "ADD #executionArns :executionArns" if execution_arn else ""
         assignments.append("#firstObservedAt = if_not_exists(#firstObservedAt, :lastChangedAt)")
         removals = [f"#{name}" for name, value in changes.items() if value is None]
         values = {f":{name}": value for name, value in changes.items() if value is not None}
+        if execution_arn:
+            values[":executionArns"] = {execution_arn}
         condition = "attribute_not_exists(pk)"
         if before is not None:
             condition = "version = :expectedVersion"  # the read decided; nobody may have written since
@@ -167,10 +172,19 @@ class HistoryStore:
         state_update = {
             "TableName": self._table,
             "Key": _to_item({"pk": job.pk, "sk": STATE_SK}),
-            "UpdateExpression": f"SET {', '.join(assignments)}"
-            + (f" REMOVE {', '.join(removals)}" if removals else ""),
+            "UpdateExpression": " ".join(
+                part
+                for part in (
+                    f"SET {', '.join(assignments)}",
+                    f"REMOVE {', '.join(removals)}" if removals else "",
+                    additions,
+                )
+                if part
+            ),
             "ConditionExpression": condition,
-            "ExpressionAttributeNames": {f"#{name}": name for name in [*changes, "firstObservedAt"]},
+            "ExpressionAttributeNames": {
+                f"#{name}": name for name in [*changes, "firstObservedAt", *(["executionArns"] if additions else [])]
+            },
             "ExpressionAttributeValues": _to_item(values),
         }
         try:
@@ -191,6 +205,16 @@ class HistoryStore:
                 return False  # someone else wrote first: read again and decide again
             raise
         return True
+
+    def _link_execution(self, job: JobRef, execution_arn: str) -> None:
+        """Note an execution that follows the job (a hand-over to a new one, a second console start)."""
+        self._dynamodb.update_item(
+            TableName=self._table,
+            Key=_to_item({"pk": job.pk, "sk": STATE_SK}),
+            UpdateExpression="SET executionArn = :arn ADD executionArns :arns",
+            ConditionExpression="attribute_exists(pk)",
+            ExpressionAttributeValues=_to_item({":arn": execution_arn, ":arns": {execution_arn}}),
+        )
 
     def wait_token(self, job: JobRef) -> str | None:
         """The task token of the execution waiting on this job, if one is parked."""

@@ -134,11 +134,22 @@ class TrackUpload(_Strict):
     _starts_reference_imports = field_validator("job_type")(lambda value: _reference_import_only(value))
 
 
+class CarriedPoll(_Strict):
+    """Where the backoff stood when the previous execution handed the job over."""
+
+    unchanged_polls: int = Field(default=0, ge=0, alias="unchangedPolls")
+
+
 class FollowJob(_Strict):
     job_type: JobTypeName = Field(alias="jobType")
     job_id: str = Field(alias="jobId")
     reference_store_id: str | None = Field(default=None, alias="referenceStoreId")
     sequence_store_id: str | None = Field(default=None, alias="sequenceStoreId")
+    # Set by the tracker itself when a long job continues in a new execution.
+    continued_from: str | None = Field(
+        default=None, alias="continuedFrom", pattern=r"^arn:[\w-]+:states:.+:execution:.+$"
+    )
+    poll: CarriedPoll | None = None
 
     @model_validator(mode="after")
     def _ids_for_job_type(self) -> FollowJob:

@@ -25,7 +25,11 @@ def prepare_execution(payload: Any, settings: Settings) -> dict[str, Any]:
     request = parse_request(payload)
     first_poll = {"attempt": 0, "unchangedPolls": 0}
     if isinstance(request, FollowJob):
-        return {"job": {"jobType": str(request.job_type), **request.ids()}, "poll": first_poll}
+        prepared: dict[str, Any] = {"job": {"jobType": str(request.job_type), **request.ids()}, "poll": first_poll}
+        if request.continued_from:
+            prepared["continuedFrom"] = request.continued_from
+            first_poll["unchangedPolls"] = request.poll.unchanged_polls if request.poll else 0
+        return prepared
 
     store_id = request.reference_store_id or settings.reference_store_id
     if not store_id:

@@ -19,6 +19,7 @@ class Settings(BaseModel):
     poll_first_wait_seconds: int = Field(alias="POLL_FIRST_WAIT_SECONDS", default=30, ge=1)
     poll_backoff_factor: float = Field(alias="POLL_BACKOFF_FACTOR", default=1.5, ge=1)
     poll_max_wait_seconds: int = Field(alias="POLL_MAX_WAIT_SECONDS", default=600, ge=1)
+    max_polls_per_execution: int = Field(alias="MAX_POLLS_PER_EXECUTION", default=1000, ge=2)
 
     @property
     def poll_schedule(self) -> PollSchedule:

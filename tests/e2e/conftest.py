@@ -24,3 +24,17 @@ def cloud(cdk_out: Path) -> Iterator[LocalCloud]:
     warnings.filterwarnings("ignore", module="aws_lambda_powertools")
     with LocalCloud(cdk_out) as local:
         yield local
+
+
+@pytest.fixture(scope="session")
+def cdk_out_short_executions(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The stack synthesized with a tiny maxPollsPerExecution, so a hand-over happens within a test."""
+    return synthesize(tmp_path_factory.mktemp("cdk.out-short"), context={"maxPollsPerExecution": 3})
+
+
+@pytest.fixture
+def short_cloud(cdk_out_short_executions: Path) -> Iterator[LocalCloud]:
+    logging.getLogger("moto").setLevel(logging.CRITICAL)
+    warnings.filterwarnings("ignore", module="aws_lambda_powertools")
+    with LocalCloud(cdk_out_short_executions) as local:
+        yield local

@@ -92,9 +92,9 @@ def test_every_cdk_json_setting_is_a_tracker_setting_and_vice_versa() -> None:
         ({"uploadPrefix": "/references/"}, "uploadPrefix"),
         ({"uploadPrefix": "refs/*/"}, "uploadPrefix"),
         ({"executionTimeoutDays": 0}, "executionTimeoutDays"),
-        # Polling every minute for 14 days would overflow one execution's 25,000-event history.
-        ({"pollMaxWaitSeconds": 60}, "pollMaxWaitSeconds"),
-        ({"executionTimeoutDays": 365}, "executionTimeoutDays"),
+        # One execution must hand over inside its history budget and before its timeout.
+        ({"maxPollsPerExecution": 2000}, "maxPollsPerExecution"),  # 2000 polls could exceed the history budget
+        ({"executionTimeoutDays": 5}, "executionTimeoutDays"),  # 1000 polls at 600 s outlast 5 days
     ],
 )
 def test_invalid_context_fails_naming_the_key(context: dict[str, Any], key: str) -> None:

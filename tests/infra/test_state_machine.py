@@ -82,6 +82,7 @@ def test_job_finished_waits_while_running_and_ends_named_for_the_final_status(sy
 
     assert state["Type"] == "Choice"
     assert _choice_targets(state) == [
+        ({"Variable": "$.poll.continueAsNew", "BooleanEquals": True}, "ContinueAsNew"),
         ({"Variable": "$.poll.terminal", "BooleanEquals": False}, "WaitForChangeOrTimeout"),
         ({"Variable": "$.poll.succeeded", "BooleanEquals": True}, "JobCompleted"),
         ({"Variable": "$.poll.status", "StringEquals": "FAILED"}, "JobFailed"),
@@ -266,11 +267,16 @@ def test_definition_reads_only_fields_the_poll_handler_returns(synth: Synthesize
             return Recorded(observed, changed=True, version=1)
 
     job = JobRef.from_dict({"jobType": "REFERENCE_IMPORT", "referenceStoreId": "1234567890", "jobId": "9876543210"})
-    outcome = poll_job(job, {}, Omics(), History(), PollSchedule(30, 1.5, 600), execution_arn=None)  # type: ignore[arg-type]
+    schedule = PollSchedule(30, 1.5, 600)
+    outcome = poll_job(job, {}, Omics(), History(), schedule, execution_arn=None, max_polls=1000)  # type: ignore[arg-type]
+    # (and the poll that hands the job over to a new execution)
+    handing_over = poll_job(job, {}, Omics(), History(), schedule, execution_arn="arn:x", max_polls=1)  # type: ignore[arg-type]
 
     # Then every $.poll field the definition reads is in the result
-    assert _paths(synth.definition, "$.poll.") <= set(outcome)
+    assert _paths(synth.definition, "$.poll.") <= set(outcome) | {"nextInput"}
+    assert _paths(synth.definition, "$.poll.") <= set(handing_over)
     assert outcome["waitSeconds"] == 30
+    assert (outcome["continueAsNew"], handing_over["continueAsNew"]) == (False, True)
 
 
 # --- the state machine resource ------------------------------------------------------------------------

@@ -255,3 +255,33 @@ def test_prepared_request_is_plain_json(payload: dict[str, Any], settings: Setti
 
     assert json.loads(json.dumps(prepared)) == prepared
     assert type(prepared["job"]["jobType"]) is str
+
+
+def test_a_handed_over_job_keeps_its_link_and_backoff(settings: Settings) -> None:
+    # Given the input a hand-over starts the next execution with
+    handed_over = {
+        "jobType": "VARIANT_IMPORT",
+        "jobId": "0f0e0d0c-0b0a-4909-8807-060504030201",
+        "continuedFrom": "arn:aws:states:us-east-1:123456789012:execution:OmicsJobTracker-JobTracker:first",
+        "poll": {"unchangedPolls": 7},
+    }
+
+    prepared = prepare_execution(handed_over, settings)
+
+    assert prepared == {
+        "job": {"jobType": "VARIANT_IMPORT", "jobId": "0f0e0d0c-0b0a-4909-8807-060504030201"},
+        "poll": {"attempt": 0, "unchangedPolls": 7},
+        "continuedFrom": handed_over["continuedFrom"],
+    }
+
+
+def test_continued_from_must_be_an_execution_arn(settings: Settings) -> None:
+    with pytest.raises(InvalidInput, match="continuedFrom"):
+        prepare_execution(
+            {
+                "jobType": "VARIANT_IMPORT",
+                "jobId": "0f0e0d0c-0b0a-4909-8807-060504030201",
+                "continuedFrom": "yesterday",
+            },
+            settings,
+        )

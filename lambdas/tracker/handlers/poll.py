@@ -26,6 +26,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         history=HistoryStore(client("dynamodb"), settings.table_name),
         schedule=settings.poll_schedule,
         execution_arn=event.get("executionArn"),
+        max_polls=settings.max_polls_per_execution,
     )
     metrics.add_dimension(name="JobType", value=str(job.job_type))
     metrics.add_metric(name="JobPolls", unit=MetricUnit.Count, value=1)
