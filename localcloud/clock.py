@@ -1,38 +1,63 @@
-"""A simulated clock: Wait states and Retry intervals advance it instead of sleeping.
+"""A simulated clock for the local cloud: Wait states, Retry intervals and task-token waits move it
+instead of sleeping, so a 7-day job runs in seconds.
 
-Every wait is "wake me at start + seconds"; the clock jumps forward to the latest wake-up asked for,
-so concurrent executions see a consistent, monotonic time and a 7-day job runs in seconds.
+It is a small discrete-event scheduler. A thread that waits registers the moment it wants to wake
+and blocks; time only moves when every actor (each running execution, each asynchronous Lambda
+invocation) is waiting, and then it jumps to the earliest wake-up. So concurrent executions see one
+consistent time, and no execution's wait can skip over what another is still doing.
 """
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 EPOCH = datetime(2026, 1, 5, 9, 0, 0, tzinfo=UTC)
+_RECHECK_SECONDS = 0.002  # how often a waiting thread looks whether time may move (real seconds)
 
 
 class SimClock:
-    def __init__(self, start: datetime = EPOCH) -> None:
+    def __init__(self, start: datetime = EPOCH, actors: Callable[[], int] = lambda: 0) -> None:
         self._now = start
-        self._lock = threading.Lock()
-        self.waited_seconds = 0.0
+        self._actors = actors
+        self._wakeups: list[list[datetime]] = []
+        self._changed = threading.Condition()
 
     def now(self) -> datetime:
-        with self._lock:
+        with self._changed:
             return self._now
 
-    def sleep(self, seconds: float) -> None:
-        """What a Wait state or a retry interval does here: move time on, return at once."""
-        seconds = max(float(seconds), 0.0)
-        with self._lock:
-            self.waited_seconds += seconds
-        self.advance_to(self.now() + timedelta(seconds=seconds))
+    def sleep(self, seconds: float, interrupt: threading.Event | None = None) -> None:
+        self.sleep_until(self.now() + timedelta(seconds=max(float(seconds), 0.0)), interrupt)
+
+    def sleep_until(self, moment: datetime, interrupt: threading.Event | None = None) -> None:
+        """Block until simulated time reaches `moment`, or `interrupt` is set (a task token answered)."""
+        wakeup = [moment]
+        with self._changed:
+            self._wakeups.append(wakeup)
+            try:
+                while self._now < moment and not (interrupt is not None and interrupt.is_set()):
+                    self._advance_if_all_wait()
+                    if self._now < moment:
+                        self._changed.wait(_RECHECK_SECONDS)
+            finally:
+                self._wakeups.remove(wakeup)
+                self._changed.notify_all()
+
+    def _advance_if_all_wait(self) -> None:
+        if self._wakeups and len(self._wakeups) >= self._actors():
+            earliest = min(wakeup[0] for wakeup in self._wakeups)
+            if earliest > self._now:
+                self._now = earliest
+                self._changed.notify_all()
 
     def advance_to(self, moment: datetime) -> None:
-        with self._lock:
+        """Move time on directly (tests, and nothing running): never backwards."""
+        with self._changed:
             if moment > self._now:
                 self._now = moment
+                self._changed.notify_all()
 
     def advance(self, seconds: float) -> None:
         self.advance_to(self.now() + timedelta(seconds=seconds))

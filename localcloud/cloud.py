@@ -18,6 +18,8 @@ import boto3
 import botocore.handlers
 from boto3.dynamodb.types import TypeDeserializer
 from moto import mock_aws
+from moto.stepfunctions.parser.api import ExecutionStatus
+from moto.stepfunctions.parser.models import stepfunctions_parser_backends
 
 from localcloud import patches
 from localcloud.clock import SimClock
@@ -62,7 +64,7 @@ class LocalCloud:
     def __init__(self, cdk_out: Path, stack_name: str = STACK_NAME) -> None:
         self.cdk_out = cdk_out
         self.stack_name = stack_name
-        self.clock = SimClock()
+        self.clock = SimClock(actors=self._actors)
         self.omics = OmicsSimulator(self.clock, account_id=ACCOUNT, region=REGION)
         self.lambdas = InProcessLambdaRuntime(
             on_cold_start=self._cold_start, environment_overrides=dict(LOCAL_LAMBDA_ENVIRONMENT)
@@ -107,6 +109,12 @@ class LocalCloud:
             for execution in running:
                 with contextlib.suppress(TimeoutError):
                     self.wait(execution["executionArn"], timeout=max(deadline - time.monotonic(), 0.1))
+
+    def _actors(self) -> int:
+        """Who may still act before simulated time moves: running executions and async invocations."""
+        backend = stepfunctions_parser_backends[ACCOUNT][REGION]
+        running = len(backend._get_executions(ExecutionStatus.RUNNING))
+        return running + self.lambdas.in_flight
 
     @staticmethod
     def _forget_simulator() -> None:

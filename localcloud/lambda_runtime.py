@@ -79,6 +79,11 @@ class InProcessLambdaRuntime:
                 self._in_flight -= 1
                 self._idle.notify_all()
 
+    @property
+    def in_flight(self) -> int:
+        with self._idle:
+            return self._in_flight
+
     def wait_idle(self, timeout: float = 30) -> None:
         """Wait (real time) until no asynchronous invocation is running."""
         with self._idle:

@@ -195,10 +195,9 @@ def _callback_wait(clock: SimClock, omics: OmicsSimulator, publish: Callable[[di
         deadline = clock.now() + timedelta(seconds=timeout or 0)
         while not self._notify_event.is_set():
             moment = omics.next_event_time(until=deadline)
-            if moment is None:
-                clock.advance_to(deadline)
+            clock.sleep_until(moment or deadline, interrupt=self._notify_event)
+            if moment is None or self._notify_event.is_set():
                 break
-            clock.advance_to(moment)
             for event in omics.due_events():
                 publish(event)
         return self._outcome
