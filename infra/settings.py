@@ -26,8 +26,9 @@ class TrackerSettings(BaseModel):
     poll_first_wait_seconds: int = Field(default=30, ge=1, le=3600, alias="pollFirstWaitSeconds")
     poll_backoff_factor: float = Field(default=1.5, ge=1, le=10, alias="pollBackoffFactor")
     poll_max_wait_seconds: int = Field(default=600, ge=1, le=86400, alias="pollMaxWaitSeconds")
+    poll_wait_with_events_seconds: int = Field(default=3600, ge=1, le=86400, alias="pollWaitWithEventsSeconds")
     execution_timeout_days: int = Field(default=14, ge=1, le=365, alias="executionTimeoutDays")
-    max_polls_per_execution: int = Field(default=1000, ge=2, alias="maxPollsPerExecution")
+    max_polls_per_execution: int = Field(default=300, ge=2, alias="maxPollsPerExecution")
     powertools_layer_version: int = Field(default=27, ge=1, alias="powertoolsLayerVersion")
     log_retention_days: int = Field(default=90, ge=1, alias="logRetentionDays")
 
@@ -74,11 +75,12 @@ class TrackerSettings(BaseModel):
                 f"execution (limit 25,000, budget {HISTORY_EVENT_BUDGET}); keep it <= "
                 f"{HISTORY_EVENT_BUDGET // EVENTS_PER_POLL}"
             )
-        longest = self.max_polls_per_execution * self.poll_max_wait_seconds
+        longest_wait = max(self.poll_max_wait_seconds, self.poll_wait_with_events_seconds)
+        longest = self.max_polls_per_execution * longest_wait
         if longest >= self.execution_timeout_days * 86_400:
             raise ValueError(
-                f"maxPollsPerExecution={self.max_polls_per_execution} polls at pollMaxWaitSeconds="
-                f"{self.poll_max_wait_seconds} can take {longest / 86_400:.1f} days, longer than "
+                f"maxPollsPerExecution={self.max_polls_per_execution} polls {longest_wait} s apart "
+                f"(pollMaxWaitSeconds / pollWaitWithEventsSeconds) can take {longest / 86_400:.1f} days, longer than "
                 f"executionTimeoutDays={self.execution_timeout_days}: the execution would time out before handing over"
             )
         return self

@@ -28,6 +28,7 @@ class OmicsJobTrackerStack(Stack):
             "POLL_FIRST_WAIT_SECONDS": str(settings.poll_first_wait_seconds),
             "POLL_BACKOFF_FACTOR": str(settings.poll_backoff_factor),
             "POLL_MAX_WAIT_SECONDS": str(settings.poll_max_wait_seconds),
+            "POLL_WAIT_WITH_EVENTS_SECONDS": str(settings.poll_wait_with_events_seconds),
             "MAX_POLLS_PER_EXECUTION": str(settings.max_polls_per_execution),
         }
         prepare = functions.function(

@@ -59,6 +59,7 @@ class Recorded:
     snapshot: Snapshot
     changed: bool
     version: int
+    events_seen: bool = False  # a HealthOmics status event has recorded a change of this job
 
 
 def _event_sk(sequence: int) -> str:
@@ -115,9 +116,10 @@ class HistoryStore:
                 if nothing_new or overwrites_end:
                     if execution_arn and execution_arn not in state.get("executionArns", set()):
                         self._link_execution(job, execution_arn)
-                    return Recorded(recorded, changed=False, version=version)
+                    return Recorded(recorded, changed=False, version=version, events_seen="lastEventAt" in state)
             if self._write(job, recorded, merged, version, state, observed_by, execution_arn):
-                return Recorded(merged, changed=True, version=version + 1)
+                events_seen = observed_by == "event" or "lastEventAt" in state
+                return Recorded(merged, changed=True, version=version + 1, events_seen=events_seen)
         raise ServiceUnavailable(f"history of {job.pk}: too many concurrent writers, try again")
 
     def _write(
@@ -154,37 +156,35 @@ class HistoryStore:
             "terminal": after.terminal,
             "version": sequence,
             "lastChangedAt": observed_at,
+            "lastEventAt": observed_at if observed_by == "event" else None,
             "executionArn": execution_arn or state.get("executionArn"),
             # Sparse index key: only STATE items carry it, so the index lists jobs, not entries.
             "currentStatus": after.status,
         }
-        assignments = [f"#{name} = :{name}" for name, value in changes.items() if value is not None]
-        additions = "ADD #executionArns :executionArns" if execution_arn else ""
+        # Attributes set to None are removed, except lastEventAt, which only ever gets set.
+        kept = {name: value for name, value in changes.items() if value is not None}
+        removed = [name for name, value in changes.items() if value is None and name != "lastEventAt"]
+        names = [*kept, *removed, "firstObservedAt"]
+        assignments = [f"#{name} = :{name}" for name in kept]
         assignments.append("#firstObservedAt = if_not_exists(#firstObservedAt, :lastChangedAt)")
-        removals = [f"#{name}" for name, value in changes.items() if value is None]
-        values = {f":{name}": value for name, value in changes.items() if value is not None}
+        expression = "SET " + ", ".join(assignments)
+        if removed:
+            expression += " REMOVE " + ", ".join(f"#{name}" for name in removed)
+        values = {f":{name}": value for name, value in kept.items()}
         if execution_arn:
+            expression += " ADD #executionArns :executionArns"
+            names.append("executionArns")
             values[":executionArns"] = {execution_arn}
         condition = "attribute_not_exists(pk)"
         if before is not None:
             condition = "version = :expectedVersion"  # the read decided; nobody may have written since
-            values.update({":expectedVersion": version})
+            values[":expectedVersion"] = version
         state_update = {
             "TableName": self._table,
             "Key": _to_item({"pk": job.pk, "sk": STATE_SK}),
-            "UpdateExpression": " ".join(
-                part
-                for part in (
-                    f"SET {', '.join(assignments)}",
-                    f"REMOVE {', '.join(removals)}" if removals else "",
-                    additions,
-                )
-                if part
-            ),
+            "UpdateExpression": expression,
             "ConditionExpression": condition,
-            "ExpressionAttributeNames": {
-                f"#{name}": name for name in [*changes, "firstObservedAt", *(["executionArns"] if additions else [])]
-            },
+            "ExpressionAttributeNames": {f"#{name}": name for name in names},
             "ExpressionAttributeValues": _to_item(values),
         }
         try:

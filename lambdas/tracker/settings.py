@@ -19,11 +19,17 @@ class Settings(BaseModel):
     poll_first_wait_seconds: int = Field(alias="POLL_FIRST_WAIT_SECONDS", default=30, ge=1)
     poll_backoff_factor: float = Field(alias="POLL_BACKOFF_FACTOR", default=1.5, ge=1)
     poll_max_wait_seconds: int = Field(alias="POLL_MAX_WAIT_SECONDS", default=600, ge=1)
-    max_polls_per_execution: int = Field(alias="MAX_POLLS_PER_EXECUTION", default=1000, ge=2)
+    poll_wait_with_events_seconds: int = Field(alias="POLL_WAIT_WITH_EVENTS_SECONDS", default=3600, ge=1)
+    max_polls_per_execution: int = Field(alias="MAX_POLLS_PER_EXECUTION", default=300, ge=2)
 
     @property
     def poll_schedule(self) -> PollSchedule:
-        return PollSchedule(self.poll_first_wait_seconds, self.poll_backoff_factor, self.poll_max_wait_seconds)
+        return PollSchedule(
+            self.poll_first_wait_seconds,
+            self.poll_backoff_factor,
+            self.poll_max_wait_seconds,
+            self.poll_wait_with_events_seconds,
+        )
 
 
 @lru_cache(maxsize=1)

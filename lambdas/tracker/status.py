@@ -86,13 +86,18 @@ class PollSchedule:
     first_wait_seconds: int
     factor: float
     max_wait_seconds: int
+    # Once HealthOmics' events have been seen for a job they make detection fast: the poll is then
+    # only the safety net for a lost event, and runs this rarely.
+    wait_with_events_seconds: int = 3600
 
     def __post_init__(self) -> None:
         if self.first_wait_seconds < 1 or self.factor < 1 or self.max_wait_seconds < self.first_wait_seconds:
             raise ValueError(f"invalid poll schedule: {self}")
 
-    def wait_after(self, unchanged_polls: int) -> int:
+    def wait_after(self, unchanged_polls: int, events_seen: bool = False) -> int:
         """Seconds to wait after a poll that followed `unchanged_polls` polls without a change."""
+        if events_seen:
+            return self.wait_with_events_seconds
         wait = float(self.first_wait_seconds)
         for _ in range(max(unchanged_polls, 0)):  # stops at the cap, so large counts or factors cannot overflow
             wait *= self.factor

@@ -94,7 +94,7 @@ def test_every_cdk_json_setting_is_a_tracker_setting_and_vice_versa() -> None:
         ({"executionTimeoutDays": 0}, "executionTimeoutDays"),
         # One execution must hand over inside its history budget and before its timeout.
         ({"maxPollsPerExecution": 2000}, "maxPollsPerExecution"),  # 2000 polls could exceed the history budget
-        ({"executionTimeoutDays": 5}, "executionTimeoutDays"),  # 1000 polls at 600 s outlast 5 days
+        ({"executionTimeoutDays": 5}, "executionTimeoutDays"),  # 300 polls an hour apart outlast 5 days
     ],
 )
 def test_invalid_context_fails_naming_the_key(context: dict[str, Any], key: str) -> None:
