@@ -51,10 +51,11 @@ if ("before-send.omics", _route_to_simulator) not in botocore.handlers.BUILTIN_H
     botocore.handlers.BUILTIN_HANDLERS.append(("before-send.omics", _route_to_simulator))
 
 
-def synthesize(out_dir: Path, context: dict[str, Any] | None = None) -> Path:
-    """Run ``app.py`` as ``cdk synth`` would (cdk-nag included) and return the cloud assembly dir."""
+def synthesize(out_dir: Path, context: dict[str, Any] | None = None, app: Path = ROOT / "app.py") -> Path:
+    """Run a CDK app (``app.py``: cdk-nag included) as ``cdk synth`` would; return the cloud assembly dir."""
     env = {**os.environ, "CDK_OUTDIR": str(out_dir), "CDK_CONTEXT_JSON": json.dumps(context or {})}
-    result = subprocess.run([sys.executable, str(ROOT / "app.py")], cwd=ROOT, env=env, capture_output=True, text=True)
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")])
+    result = subprocess.run([sys.executable, str(app)], cwd=ROOT, env=env, capture_output=True, text=True)
     if result.returncode != 0:  # e.g. an unacknowledged cdk-nag finding: show what synth said
         raise RuntimeError(f"cdk synth failed:\n{result.stdout[-4000:]}\n{result.stderr[-4000:]}")
     return out_dir
@@ -103,12 +104,17 @@ class LocalCloud:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             self.lambdas.wait_idle(timeout=max(deadline - time.monotonic(), 0.1))
-            running = [e for e in self.executions() if e["status"] == "RUNNING"]
+            backend = stepfunctions_parser_backends[ACCOUNT][REGION]
+            running = [execution.exec_arn for execution in backend._get_executions(ExecutionStatus.RUNNING)]
             if not running:
                 return
-            for execution in running:
+            for execution_arn in running:
                 with contextlib.suppress(TimeoutError):
-                    self.wait(execution["executionArn"], timeout=max(deadline - time.monotonic(), 0.1))
+                    self.wait(execution_arn, timeout=max(deadline - time.monotonic(), 0.1))
+
+    def deploy_stack(self, cdk_out: Path, stack_name: str) -> Deployment:
+        """Deploy another synthesized stack next to the tracker (the benchmark's baseline)."""
+        return deploy(cdk_out, stack_name, self.omics)
 
     def _actors(self) -> int:
         """Who may still act before simulated time moves: running executions and async invocations."""

@@ -41,7 +41,9 @@ def poll_job(
         or (f"{job.job_type} job ended with status {state.status}" if state.terminal else ""),
         "terminal": state.terminal,
         "succeeded": state.status == SUCCESS_STATUS,
-        "waitSeconds": schedule.wait_after(unchanged_polls, events_seen=recorded.events_seen),
+        "waitSeconds": schedule.wait_after(
+            unchanged_polls, events_seen=recorded.events_seen, spread_key=f"{job.pk}#{attempt}"
+        ),
         "historyVersion": recorded.version,
         "jobKey": job.pk,  # where the wait keeps its task token
         "continueAsNew": hand_over,

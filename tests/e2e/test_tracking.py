@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from localcloud.cloud import LocalCloud
-from localcloud.omics import Timeline
+from localcloud.omics import Job, Timeline
 from localcloud.patches import deliver_event
 
 pytestmark = pytest.mark.e2e
@@ -47,16 +47,30 @@ def assert_history(history: list[dict[str, Any]], expected: list[tuple[str, dict
     assert [e["observedAt"] for e in history] == sorted(e["observedAt"] for e in history)
 
 
-def loops_for(timeline: Timeline, first_wait: int = 30, factor: float = 1.5, cap: int = 600) -> int:
-    """How many waits the default backoff needs before a poll sees the job's end."""
-    waited, loops, unchanged, previous = 0.0, 0, 0, timeline.status_at(0)
-    while timeline.status_at(waited) not in {"COMPLETED", "FAILED", "CANCELLED", "COMPLETED_WITH_FAILURES"}:
-        waited += min(first_wait * factor**unchanged, cap)
-        loops += 1
-        current = timeline.status_at(waited)
+def loops_for(job: Job) -> int:
+    """How many waits the deployed poll schedule needs before a poll sees the job's end.
+
+    Replays the schedule with the handlers' own PollSchedule (default cdk.json settings), including
+    its per-job spread, so the expected path is exact."""
+    from tracker.history import JobRef
+    from tracker.status import PollSchedule, is_terminal
+
+    ids = {"REFERENCE_IMPORT": "referenceStoreId", "READ_SET_EXPORT": "sequenceStoreId"}
+    ref = {
+        "jobType": job.job_type,
+        "jobId": job.job_id,
+        **({ids[job.job_type]: job.store_id} if job.job_type in ids else {}),
+    }
+    key = JobRef.from_dict(ref).pk
+    schedule = PollSchedule(30, 1.5, 600)
+    waited, attempt, unchanged, previous = 0.0, 1, 0, job.timeline.status_at(0)
+    while not is_terminal(job.timeline.status_at(waited)):
+        waited += schedule.wait_after(unchanged, spread_key=f"{key}#{attempt}")
+        attempt += 1
+        current = job.timeline.status_at(waited)
         unchanged = 0 if current != previous else unchanged + 1
         previous = current
-    return loops
+    return attempt - 1
 
 
 class TestReferenceImports:
@@ -69,7 +83,7 @@ class TestReferenceImports:
         described = cloud.wait(execution["executionArn"])
         assert described["status"] == "SUCCEEDED"
         assert described["name"].startswith("GRCh38-fa-gz-") and len(described["name"]) <= 80
-        loops = loops_for(cloud.omics.default_timeline)
+        loops = loops_for(next(iter(cloud.omics.jobs.values())))
         assert cloud.states_entered(execution["executionArn"]) == START_PATH + polls_then("JobCompleted", loops)
 
         source = f"s3://{cloud.bucket}/references/GRCh38.fa.gz"
@@ -113,7 +127,7 @@ class TestReferenceImports:
 
         assert described["status"] == "SUCCEEDED"
         assert cloud.states_entered(described["executionArn"]) == START_PATH + polls_then(
-            "JobCompleted", loops_for(cloud.omics.default_timeline)
+            "JobCompleted", loops_for(next(iter(cloud.omics.jobs.values())))
         )
         [imported] = cloud.omics.jobs.values()
         assert imported.items == [console_input["sources"][0]]
@@ -214,7 +228,7 @@ class TestFollowingJobsStartedElsewhere:
 
         assert described["status"] == "SUCCEEDED"
         assert cloud.states_entered(described["executionArn"]) == FOLLOW_PATH + polls_then(
-            "JobCompleted", loops_for(job.timeline)
+            "JobCompleted", loops_for(job)
         )
         expected = [
             (status, {key: item_status for key in items})
@@ -252,14 +266,16 @@ class TestFollowingJobsStartedElsewhere:
         path = cloud.states_entered(described["executionArn"])
         assert path[-3:] == ["PollJob", "JobFinished?", end_state]
         if final == "CANCELLED":  # CANCELLING is not terminal: the execution kept polling through it
-            assert path.count("WaitForChangeOrTimeout") == loops_for(job.timeline)
+            assert path.count("WaitForChangeOrTimeout") == loops_for(job)
         history = cloud.history({"jobType": "READ_SET_EXPORT", "sequenceStoreId": "2222222222", "jobId": job.job_id})
         assert statuses(history) == expected_statuses
         assert history[-1]["statusMessage"] == message
 
     def test_throttling_several_times_in_a_row_is_retried_without_duplicate_entries(self, cloud: LocalCloud) -> None:
-        # (queued long enough that the job is still SUBMITTED after the retries' backoff)
-        job = cloud.omics.add_job("VARIANT_IMPORT", Timeline.ending(submitted=900), items=["s3://vcfs/a.vcf.gz"])
+        # (each status lasts longer than the retries' backoff and the poll cap, so every one is seen)
+        job = cloud.omics.add_job(
+            "VARIANT_IMPORT", Timeline.ending(submitted=900, running=1800), items=["s3://vcfs/a.vcf.gz"]
+        )
         cloud.omics.fail_next("GetVariantImportJob", "ThrottlingException", times=4)
 
         described = cloud.wait(cloud.start_execution({"jobType": "VARIANT_IMPORT", "jobId": job.job_id}))
