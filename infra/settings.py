@@ -24,7 +24,7 @@ class TrackerSettings(BaseModel):
     reference_store_id: str | None = Field(default=None, alias="referenceStoreId")
     reference_store_name: str = Field(default="omics-job-tracker", alias="referenceStoreName")
     poll_first_wait_seconds: int = Field(default=30, ge=1, le=3600, alias="pollFirstWaitSeconds")
-    poll_backoff_factor: float = Field(default=1.5, ge=1, le=10, alias="pollBackoffFactor")
+    poll_backoff_factor: float = Field(default=2.0, ge=1, le=10, alias="pollBackoffFactor")
     poll_max_wait_seconds: int = Field(default=600, ge=1, le=86400, alias="pollMaxWaitSeconds")
     poll_wait_with_events_seconds: int = Field(default=3600, ge=1, le=86400, alias="pollWaitWithEventsSeconds")
     execution_timeout_days: int = Field(default=14, ge=1, le=365, alias="executionTimeoutDays")

@@ -17,7 +17,7 @@ class Settings(BaseModel):
     reference_store_id: str = Field(alias="REFERENCE_STORE_ID", default="")
     state_machine_arn: str = Field(alias="STATE_MACHINE_ARN", default="")
     poll_first_wait_seconds: int = Field(alias="POLL_FIRST_WAIT_SECONDS", default=30, ge=1)
-    poll_backoff_factor: float = Field(alias="POLL_BACKOFF_FACTOR", default=1.5, ge=1)
+    poll_backoff_factor: float = Field(alias="POLL_BACKOFF_FACTOR", default=2.0, ge=1)
     poll_max_wait_seconds: int = Field(alias="POLL_MAX_WAIT_SECONDS", default=600, ge=1)
     poll_wait_with_events_seconds: int = Field(alias="POLL_WAIT_WITH_EVENTS_SECONDS", default=3600, ge=1)
     max_polls_per_execution: int = Field(alias="MAX_POLLS_PER_EXECUTION", default=300, ge=2)

@@ -80,7 +80,7 @@ def describe_changes(before: Snapshot | None, after: Snapshot) -> list[str]:
     return changes
 
 
-_SPREAD = 0.2
+_SPREAD = 0.1
 
 
 def _fraction(key: str) -> float:
@@ -108,12 +108,13 @@ class PollSchedule:
     def wait_after(self, unchanged_polls: int, events_seen: bool = False, spread_key: str = "") -> int:
         """Seconds to wait after a poll that followed `unchanged_polls` polls without a change.
 
-        `spread_key` (the job and poll number) shortens the wait by up to 20 %, the same way every time
+        `spread_key` (the job and poll number) shortens the wait by up to 10 %, the same way every time
         for the same poll but differently across jobs: jobs started together do not poll together,
-        which matters where the Get quota is 1 call per second (variant import).
+        which matters where the Get quota is 1 call per second (variant import). The hourly safety
+        net once events flow is not spread (it is rare, and its length is the point).
         """
         if events_seen:
-            wait = float(self.wait_with_events_seconds)
+            return self.wait_with_events_seconds
         else:
             wait = float(self.first_wait_seconds)
             for _ in range(max(unchanged_polls, 0)):  # stops at the cap: large counts cannot overflow

@@ -62,7 +62,7 @@ def loops_for(job: Job) -> int:
         **({ids[job.job_type]: job.store_id} if job.job_type in ids else {}),
     }
     key = JobRef.from_dict(ref).pk
-    schedule = PollSchedule(30, 1.5, 600)
+    schedule = PollSchedule(30, 2.0, 600)
     waited, attempt, unchanged, previous = 0.0, 1, 0, job.timeline.status_at(0)
     while not is_terminal(job.timeline.status_at(waited)):
         waited += schedule.wait_after(unchanged, spread_key=f"{key}#{attempt}")

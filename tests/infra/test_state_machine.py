@@ -276,7 +276,7 @@ def test_definition_reads_only_fields_the_poll_handler_returns(synth: Synthesize
     assert _paths(synth.definition, "$.poll.") <= set(outcome) | {"nextInput"}
     assert _paths(synth.definition, "$.poll.") <= set(handing_over)
     assert outcome["waitSeconds"] == schedule.wait_after(0, spread_key=f"{job.pk}#1")
-    assert 24 <= outcome["waitSeconds"] <= 30  # the first wait, spread by up to 20 %
+    assert 27 <= outcome["waitSeconds"] <= 30  # the first wait, spread by up to 10 %
     assert (outcome["continueAsNew"], handing_over["continueAsNew"]) == (False, True)
 
 
