@@ -7,7 +7,7 @@ CDK := node_modules/.bin/cdk
 export CDK_DISABLE_VERSION_CHECK := 1
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: install demo test unit e2e synth local lint format clean
+.PHONY: install demo test unit e2e synth local bench lint format clean
 
 $(STAMP): requirements.txt requirements-dev.txt constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +37,9 @@ synth: install
 
 local: install
 	$(BIN)/python -m localcloud.server
+
+bench: install
+	$(BIN)/python -m bench.run
 
 lint: install
 	$(BIN)/ruff check .

@@ -36,6 +36,13 @@ _ITEM_STATUS = {  # per-item status shown while the job is in a given status
     "FAILED": "FAILED",
     "CANCELLED": "FAILED",
 }
+# Per-account API rate limits (HealthOmics api-quotas): calls beyond them in one second are throttled.
+RATE_LIMITS_PER_SECOND = {
+    "GetVariantImportJob": 1,  # not adjustable
+    "GetReferenceImportJob": 5,
+    "GetReadSetExportJob": 5,
+    "StartReferenceImportJob": 5,
+}
 _ERROR_STATUS = {
     "ValidationException": 400,
     "AccessDeniedException": 403,
@@ -116,7 +123,9 @@ class OmicsSimulator:
     default_timeline: Timeline = field(default_factory=Timeline.ending)
     jobs: dict[str, Job] = field(default_factory=dict)
     reference_stores: dict[str, str] = field(default_factory=dict)
-    calls: list[tuple[str, datetime]] = field(default_factory=list)
+    calls: list[tuple[str, datetime]] = field(default_factory=list)  # every request
+    accepted: list[tuple[str, datetime]] = field(default_factory=list)  # requests within the rate limits
+    throttled: list[tuple[str, datetime]] = field(default_factory=list)
     # aws.omics status events: "all" delivered once each, "none" (all lost), or "duplicated" (each twice)
     event_delivery: str = "all"
     _emitted: dict[str, int] = field(default_factory=dict)  # job id -> how many of its statuses were announced
@@ -265,6 +274,14 @@ class OmicsSimulator:
             if fault.operation == operation and fault.remaining > 0:
                 fault.remaining -= 1
                 raise OmicsError(fault.code, fault.message)
+        limit = RATE_LIMITS_PER_SECOND.get(operation)
+        if limit is not None:
+            now = self.clock.now()
+            recent = [m for name, m in self.accepted if name == operation and now - m < timedelta(seconds=1)]
+            if len(recent) >= limit:
+                self.throttled.append((operation, now))
+                raise OmicsError("ThrottlingException", f"Rate exceeded: {operation} allows {limit} per second")
+            self.accepted.append((operation, now))
 
     @staticmethod
     def _response(request: AWSPreparedRequest, status: int, body: dict[str, Any], error: str = "") -> AWSResponse:
