@@ -125,3 +125,42 @@ def test_event_recorded_before_the_wait_parks_makes_the_execution_poll_at_once(c
     failed = [e for e in cloud.events(described["executionArn"]) if e["type"] == "TaskFailed"]
     assert failed[0]["taskFailedEventDetails"]["error"] == "DynamoDb.ConditionalCheckFailedException"
     assert [status for status, _, _ in _entries(cloud, ref)][:2] == ["SUBMITTED", "IN_PROGRESS"]
+
+
+def test_event_before_the_job_is_followed_is_dropped_and_the_first_poll_records_the_job(cloud: LocalCloud) -> None:
+    # Given an event that arrives before any execution follows the job
+    job, ref = _export(cloud, Timeline.ending(submitted=60, running=1800))
+    cloud.publish(cloud.omics.status_event(job, "SUBMITTED"))
+    assert cloud.table_items() == []
+
+    # When the job is followed, the poll records it, and later events are recorded as they come
+    described = cloud.wait(cloud.start_execution(ref))
+
+    assert described["status"] == "SUCCEEDED"
+    assert [(status, by) for status, by, _ in _entries(cloud, ref)] == [
+        ("SUBMITTED", "poll"),
+        ("IN_PROGRESS", "event"),
+        ("COMPLETED", "event"),
+    ]
+
+
+def test_event_after_the_poll_recorded_the_change_writes_nothing_and_wakes_no_one(cloud: LocalCloud) -> None:
+    # Given a finished job whose every change the poller recorded (events were lost)
+    cloud.omics.event_delivery = "none"
+    job, ref = _export(cloud, Timeline.ending(submitted=60, running=600))
+    described = cloud.wait(cloud.start_execution(ref))
+    invocations = len(cloud.lambdas.invocations)
+
+    # When the late events arrive after all
+    for status in ("IN_PROGRESS", "COMPLETED"):
+        cloud.publish(cloud.omics.status_event(job, status))
+
+    # Then they are handled (the JobEvent function ran) and change nothing
+    assert len(cloud.lambdas.invocations) == invocations + 2
+    assert [(status, by) for status, by, _ in _entries(cloud, ref)] == [
+        ("SUBMITTED", "poll"),
+        ("IN_PROGRESS", "poll"),
+        ("COMPLETED", "poll"),
+    ]
+    assert described["status"] == "SUCCEEDED"
+    assert cloud.lambdas.async_failures == []
