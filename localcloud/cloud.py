@@ -16,6 +16,7 @@ from unittest import mock
 
 import boto3
 import botocore.handlers
+from aws_lambda_powertools.metrics.provider.cloudwatch_emf import cloudwatch as emf
 from boto3.dynamodb.types import TypeDeserializer
 from moto import mock_aws
 from moto.stepfunctions.parser.api import ExecutionStatus
@@ -31,10 +32,9 @@ ROOT = Path(__file__).resolve().parent.parent
 STACK_NAME = "OmicsJobTracker"
 TERMINAL_EXECUTION = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}
 
-# The handlers run in this process: no X-Ray daemon, no metrics sink, quieter logs.
+# The handlers run in this process: no X-Ray daemon, quieter logs.
 LOCAL_LAMBDA_ENVIRONMENT = {
     "POWERTOOLS_TRACE_DISABLED": "true",
-    "POWERTOOLS_METRICS_DISABLED": "true",
     "POWERTOOLS_LOG_LEVEL": os.environ.get("TRACKER_LOCAL_LOG_LEVEL", "WARNING"),
 }
 
@@ -88,6 +88,11 @@ class LocalCloud:
         self._exit.callback(self._forget_simulator)
         self._exit.enter_context(mock_aws(config={"stepfunctions": {"execute_state_machine": True}}))
         self._exit.enter_context(patches.applied(self.clock, self.lambdas, self.omics, self.publish))
+        # No CloudWatch here: the handlers' metrics (EMF lines Powertools prints) are kept, not printed.
+        self.metrics: list[dict[str, Any]] = []
+        self._exit.enter_context(
+            mock.patch.object(emf, "print", lambda line: self.metrics.append(json.loads(line)), create=True)
+        )
         self.deployment = deploy(self.cdk_out, self.stack_name, self.omics)
         enable_eventbridge_notifications(self.deployment)
         return self
