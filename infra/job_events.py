@@ -6,8 +6,9 @@ from aws_cdk import Duration
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_lambda as lambda_
-from aws_cdk import aws_sqs as sqs
 from constructs import Construct
+
+from infra.dead_letters import dead_letter_queue
 
 # The detail-types HealthOmics publishes for the job types the tracker follows (job_types.py agrees).
 JOB_STATUS_DETAIL_TYPES = (
@@ -20,13 +21,7 @@ JOB_STATUS_DETAIL_TYPES = (
 class JobStatusEvents(Construct):
     def __init__(self, scope: Construct, construct_id: str, *, event_function: lambda_.IFunction) -> None:
         super().__init__(scope, construct_id)
-        self.dead_letters = sqs.Queue(
-            self,
-            "DeadLetters",
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
-            enforce_ssl=True,
-            retention_period=Duration.days(14),
-        )
+        self.dead_letters = dead_letter_queue(self)
         self.rule = events.Rule(
             self,
             "JobStatusChanged",

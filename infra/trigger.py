@@ -12,9 +12,9 @@ from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_s3 as s3
-from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from infra.dead_letters import dead_letter_queue
 from infra.settings import TrackerSettings
 
 # HealthOmics reference file endings (docs: manage-reference-store), plain and bgzipped.
@@ -42,13 +42,7 @@ class UploadTrigger(Construct):
         trigger_function: lambda_.IFunction,
     ) -> None:
         super().__init__(scope, construct_id)
-        self.dead_letters = sqs.Queue(
-            self,
-            "DeadLetters",
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
-            enforce_ssl=True,
-            retention_period=Duration.days(14),
-        )
+        self.dead_letters = dead_letter_queue(self)
         self.rule = events.Rule(
             self,
             "ReferenceUploaded",

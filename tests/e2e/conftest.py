@@ -18,12 +18,16 @@ def cdk_out(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return synthesize(tmp_path_factory.mktemp("cdk.out"))
 
 
-@pytest.fixture
-def cloud(cdk_out: Path) -> Iterator[LocalCloud]:
+def _running(cdk_out: Path) -> Iterator[LocalCloud]:
     logging.getLogger("moto").setLevel(logging.CRITICAL)
     warnings.filterwarnings("ignore", module="aws_lambda_powertools")
     with LocalCloud(cdk_out) as local:
         yield local
+
+
+@pytest.fixture
+def cloud(cdk_out: Path) -> Iterator[LocalCloud]:
+    yield from _running(cdk_out)
 
 
 @pytest.fixture(scope="session")
@@ -34,7 +38,4 @@ def cdk_out_short_executions(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def short_cloud(cdk_out_short_executions: Path) -> Iterator[LocalCloud]:
-    logging.getLogger("moto").setLevel(logging.CRITICAL)
-    warnings.filterwarnings("ignore", module="aws_lambda_powertools")
-    with LocalCloud(cdk_out_short_executions) as local:
-        yield local
+    yield from _running(cdk_out_short_executions)
