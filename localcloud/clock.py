@@ -51,13 +51,3 @@ class SimClock:
             if earliest > self._now:
                 self._now = earliest
                 self._changed.notify_all()
-
-    def advance_to(self, moment: datetime) -> None:
-        """Move time on directly (tests, and nothing running): never backwards."""
-        with self._changed:
-            if moment > self._now:
-                self._now = moment
-                self._changed.notify_all()
-
-    def advance(self, seconds: float) -> None:
-        self.advance_to(self.now() + timedelta(seconds=seconds))

@@ -408,3 +408,30 @@ def _wait_until(condition: Any, timeout: float = 10) -> None:
         if time.monotonic() > deadline:
             raise TimeoutError("condition not met")
         time.sleep(0.02)
+
+
+def test_upload_whose_import_fails_ends_in_failure_with_the_reason(cloud: LocalCloud) -> None:
+    cloud.omics.plan_next_import(Timeline.ending("FAILED", message="Source file is not a valid FASTA"))
+
+    cloud.upload("references/broken.fa")
+    [execution] = cloud.wait_for_executions(1)
+    described = cloud.wait(execution["executionArn"])
+
+    assert (described["status"], described["error"], described["cause"]) == (
+        "FAILED",
+        "Job.FAILED",
+        "Source file is not a valid FASTA",
+    )
+    source = f"s3://{cloud.bucket}/references/broken.fa"
+    [job] = cloud.omics.jobs.values()
+    assert cloud.states_entered(described["executionArn"]) == START_PATH + polls_then("JobFailed", loops_for(job))
+    assert_history(
+        cloud.history(
+            {"jobType": "REFERENCE_IMPORT", "referenceStoreId": cloud.reference_store_id, "jobId": job.job_id}
+        ),
+        [
+            ("SUBMITTED", {source: "NOT_STARTED"}),
+            ("IN_PROGRESS", {source: "IN_PROGRESS"}),
+            ("FAILED", {source: "FAILED"}),
+        ],
+    )
