@@ -10,15 +10,15 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from infra.settings import TrackerSettings
+from tracker.contract import METRICS_NAMESPACE, SERVICE_NAME
 
 LAMBDAS_DIR = Path(__file__).resolve().parent.parent / "lambdas"
 RUNTIME = lambda_.Runtime.PYTHON_3_14
 ARCHITECTURE = lambda_.Architecture.ARM_64
-SERVICE_NAME = "omics-job-tracker"
 
 
 class TrackerFunctions(Construct):
-    """Factory for the tracker's functions; they share one code asset and the Powertools public layer."""
+    """Creates the tracker's functions in their owners' scopes; they share one code asset and the Powertools layer."""
 
     def __init__(self, scope: Construct, construct_id: str, *, settings: TrackerSettings) -> None:
         super().__init__(scope, construct_id)
@@ -38,8 +38,9 @@ class TrackerFunctions(Construct):
             ),
         )
 
-    def function(
+    def create(
         self,
+        scope: Construct,
         construct_id: str,
         *,
         handler: str,
@@ -48,13 +49,13 @@ class TrackerFunctions(Construct):
         timeout_seconds: int = 30,
     ) -> lambda_.Function:
         log_group = logs.LogGroup(
-            self,
+            scope,
             f"{construct_id}Logs",
             retention=log_retention(self._settings.log_retention_days),
             removal_policy=RemovalPolicy.DESTROY,
         )
         return lambda_.Function(
-            self,
+            scope,
             construct_id,
             code=self._code,
             handler=handler,
@@ -69,7 +70,7 @@ class TrackerFunctions(Construct):
             logging_format=lambda_.LoggingFormat.JSON,
             environment={
                 "POWERTOOLS_SERVICE_NAME": SERVICE_NAME,
-                "POWERTOOLS_METRICS_NAMESPACE": "OmicsJobTracker",
+                "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
                 "POWERTOOLS_LOG_LEVEL": "INFO",
                 **environment,
             },

@@ -1,39 +1,49 @@
-"""HealthOmics job status-change events → EventBridge rule → JobEvent Lambda → the status history."""
+"""HealthOmics job status-change events → EventBridge rule → JobEvents function → the status history."""
 
 from __future__ import annotations
 
 from aws_cdk import Duration
 from aws_cdk import aws_events as events
-from aws_cdk import aws_events_targets as targets
-from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
-from infra.dead_letters import dead_letter_queue
-
-# The detail-types HealthOmics publishes for the job types the tracker follows (job_types.py agrees).
-JOB_STATUS_DETAIL_TYPES = (
-    "Reference Import Job Status Change",
-    "Variant Import Job Status Change",
-    "Read Set Export Job Status Change",
-)
+from infra.event_rules import rule_to_function
+from infra.functions import TrackerFunctions
+from infra.storage import TrackerStorage
+from tracker.contract import EVENT_SOURCE, JOB_TYPES, Env
 
 
-class JobStatusEvents(Construct):
-    def __init__(self, scope: Construct, construct_id: str, *, event_function: lambda_.IFunction) -> None:
+class JobEvents(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        functions: TrackerFunctions,
+        storage: TrackerStorage,
+        state_machine: sfn.StateMachine,
+    ) -> None:
         super().__init__(scope, construct_id)
-        self.dead_letters = dead_letter_queue(self)
-        self.rule = events.Rule(
+        self.function = functions.create(
+            self,
+            "Function",
+            handler="tracker.handlers.job_events.handler",
+            description="Record HealthOmics job status-change events in the history",
+            environment={Env.TABLE_NAME: storage.history.table_name},
+            timeout_seconds=10,
+        )
+        storage.grant_history_writes(self.function)
+        storage.grant_job_reads(self.function)  # one Get per event, to record item statuses with the status
+        state_machine.grant_task_response(self.function)  # wakes the execution waiting on the job
+        self.rule, self.dead_letters = rule_to_function(
             self,
             "JobStatusChanged",
             description="A HealthOmics import or export job changed status: record it in the history",
-            event_pattern=events.EventPattern(source=["aws.omics"], detail_type=list(JOB_STATUS_DETAIL_TYPES)),
-        )
-        self.rule.add_target(
-            targets.LambdaFunction(
-                event_function,
-                dead_letter_queue=self.dead_letters,
-                retry_attempts=4,
-                # An old status event is worth nothing once the poller has moved on.
-                max_event_age=Duration.hours(1),
-            )
+            event_pattern=events.EventPattern(
+                source=[EVENT_SOURCE], detail_type=[spec.event_detail_type for spec in JOB_TYPES.values()]
+            ),
+            function=self.function,
+            retry_attempts=4,
+            # An old status event is worth nothing once the poller has moved on.
+            max_event_age=Duration.hours(1),
         )

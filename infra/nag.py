@@ -6,8 +6,12 @@ A finding without an acknowledgment here fails ``cdk synth`` (cdk-nag runs as a 
 from __future__ import annotations
 
 from aws_cdk import Acknowledgment, CfnElement, Stack, Validations
+from aws_cdk import aws_lambda as lambda_
 from cdk_nag import AwsSolutionsChecks
 from constructs import IConstruct
+
+from infra.stack import OmicsJobTrackerStack
+from infra.storage import job_read_grants
 
 _XRAY = "X-Ray PutTraceSegments/PutTelemetryRecords accept only Resource '*' (X-Ray has no resource-level permissions)"
 _BASIC_EXECUTION_ARN = "arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"
@@ -15,85 +19,88 @@ _BASIC_EXECUTION = (
     "AWSLambdaBasicExecutionRole grants only logs:CreateLogGroup/CreateLogStream/PutLogEvents; "
     "the function writes to its own log group"
 )
+_OMICS_ARN = "arn:<AWS::Partition>:omics:<AWS::Region>:<AWS::AccountId>:"
+
+Finding = tuple[IConstruct, str, str]  # (construct, finding id, reason)
 
 
-def _logical_id(stack: Stack, path: str) -> str:
-    resource = _find(stack, path).node.default_child
+def _logical_id(construct: IConstruct) -> str:
+    resource = construct.node.default_child
     assert isinstance(resource, CfnElement)
+    stack = Stack.of(construct)
     return str(stack.resolve(stack.get_logical_id(resource)))
 
 
-def _find(stack: Stack, path: str) -> IConstruct:
-    node: IConstruct = stack
-    for part in path.split("/"):
-        node = node.node.find_child(part)
-    return node
-
-
-def _acknowledgments(stack: Stack) -> list[tuple[str, str, str]]:
-    """(construct path below the stack, finding id, reason)."""
-    invoke = [
-        (
-            "Workflow/StateMachine/Role/DefaultPolicy",
-            f"AwsSolutions-IAM5[Resource::<{_logical_id(stack, f'Functions/{name}')}.Arn>:*]",
-            f"Invoke on the {name} function's versions and aliases, as LambdaInvoke grants it; no other function",
+def _function_findings(stack: OmicsJobTrackerStack) -> list[Finding]:
+    readers = {id(reader) for reader in stack.storage.job_readers}
+    grants = job_read_grants(stack.storage.reference_store_id)
+    unscoped = [spec.iam_action for spec in grants.get("*", [])]
+    findings: list[Finding] = []
+    for function in (c for c in stack.node.find_all() if isinstance(c, lambda_.Function)):
+        role, policy = (
+            function.node.find_child("ServiceRole"),
+            function.node.find_child("ServiceRole").node.find_child("DefaultPolicy"),
         )
-        for name in ("Prepare", "Poll")
-    ]
-    uploads = _logical_id(stack, "Storage/Uploads")
+        findings.append((role, f"AwsSolutions-IAM4[Policy::{_BASIC_EXECUTION_ARN}]", _BASIC_EXECUTION))
+        if id(function) not in readers:
+            findings.append((policy, "AwsSolutions-IAM5[Resource::*]", _XRAY))
+            continue
+        verb = "has" if len(unscoped) == 1 else "have"
+        reason = f"{_XRAY}; {', '.join(unscoped)} {verb} no resource-level permissions either" if unscoped else _XRAY
+        findings.append((policy, "AwsSolutions-IAM5[Resource::*]", reason))
+        for resource, job_types in grants.items():
+            if "*" in resource and resource != "*":
+                names = ", ".join(spec.name for spec in job_types)
+                findings.append(
+                    (
+                        policy,
+                        f"AwsSolutions-IAM5[Resource::{_OMICS_ARN}{resource}]",
+                        f"{names} jobs to follow are named by the console input and may be in any "
+                        f"{resource.split('/')[0]} of the account; only "
+                        f"{', '.join(spec.iam_action for spec in job_types)} is allowed on them",
+                    )
+                )
+    return findings
+
+
+def _acknowledgments(stack: OmicsJobTrackerStack) -> list[Finding]:
+    workflow = stack.workflow
+    state_machine_policy = workflow.state_machine.role.node.find_child("DefaultPolicy")
+    uploads = _logical_id(stack.storage.uploads)
     return [
-        *(
-            (f"Functions/{name}/ServiceRole", f"AwsSolutions-IAM4[Policy::{_BASIC_EXECUTION_ARN}]", _BASIC_EXECUTION)
-            for name in ("Prepare", "Poll", "Trigger", "JobEvent")
-        ),
-        *(
-            (f"Functions/{name}/ServiceRole/DefaultPolicy", "AwsSolutions-IAM5[Resource::*]", _XRAY)
-            for name in ("Prepare", "Trigger")
-        ),
-        # Poll and JobEvent read jobs (JobEvent once per event, to record item statuses with the status).
-        *(
-            (
-                f"Functions/{name}/ServiceRole/DefaultPolicy",
-                "AwsSolutions-IAM5[Resource::*]",
-                f"{_XRAY}; omics:GetVariantImportJob also has no resource-level permissions",
-            )
-            for name in ("Poll", "JobEvent")
-        ),
-        *(
-            (
-                f"Functions/{name}/ServiceRole/DefaultPolicy",
-                "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:omics:<AWS::Region>:<AWS::AccountId>:sequenceStore/*]",
-                "Read-set exports to follow are named by the console input and may be in any sequence store of the "
-                "account; only GetReadSetExportJob is allowed on them",
-            )
-            for name in ("Poll", "JobEvent")
-        ),
+        *_function_findings(stack),
         (
-            "Workflow/StateMachine/Role/DefaultPolicy",
+            state_machine_policy,
             "AwsSolutions-IAM5[Resource::*]",
             f"{_XRAY}; CloudWatch Logs delivery actions (logs:CreateLogDelivery and friends) also require '*'",
         ),
-        *invoke,
+        *(
+            (
+                state_machine_policy,
+                f"AwsSolutions-IAM5[Resource::<{_logical_id(function)}.Arn>:*]",
+                f"Invoke on the {function.node.id} function's versions and aliases, as LambdaInvoke grants it; "
+                "no other function",
+            )
+            for function in (workflow.prepare_function, workflow.poll_function)
+        ),
         (
-            "Storage/ImportRole/DefaultPolicy",
-            f"AwsSolutions-IAM5[Resource::<{uploads}.Arn>/{_upload_prefix(stack)}*]",
+            stack.storage.import_role.node.find_child("DefaultPolicy"),
+            f"AwsSolutions-IAM5[Resource::<{uploads}.Arn>/{stack.settings.upload_prefix}*]",
             "HealthOmics must read any reference file uploaded under the upload prefix, and only there",
         ),
         *(
             (
-                f"{owner}/DeadLetters",
+                queue,
                 "AwsSolutions-SQS3",
                 f"This queue is itself the dead-letter queue of the {rule} rule's target; nothing consumes it "
                 "automatically",
             )
-            for owner, rule in (("UploadTrigger", "upload"), ("JobEvents", "job status event"))
+            for queue, rule in (
+                (stack.upload_trigger.dead_letters, "upload"),
+                (stack.job_events.dead_letters, "job status event"),
+            )
         ),
     ]
-
-
-def _upload_prefix(stack: Stack) -> str:
-    settings = getattr(stack, "settings", None)
-    return str(getattr(settings, "upload_prefix", "references/"))
 
 
 def _bucket_notifications_handler(stack: Stack) -> IConstruct | None:
@@ -102,11 +109,11 @@ def _bucket_notifications_handler(stack: Stack) -> IConstruct | None:
     )
 
 
-def add_nag_checks(stack: Stack) -> None:
+def add_nag_checks(stack: OmicsJobTrackerStack) -> None:
     """Run AwsSolutions on the stack and acknowledge the findings listed above."""
     Validations.of(stack).add_plugins(AwsSolutionsChecks(stack))
-    for path, finding, reason in _acknowledgments(stack):
-        Validations.of(_find(stack, path)).acknowledge(Acknowledgment(id=finding, reason=reason))
+    for construct, finding, reason in _acknowledgments(stack):
+        Validations.of(construct).acknowledge(Acknowledgment(id=finding, reason=reason))
     handler = _bucket_notifications_handler(stack)
     if handler is not None:
         # CDK's own custom resource that turns on EventBridge notifications for the upload bucket.

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from constructs import Node
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from tracker.contract import DEFAULTS, NUMERIC_ID, Env
 
 # Events one poll round adds to an execution's history: PollJob (5), JobFinished? (2) and
 # WaitForChangeOrTimeout (6), with room for the odd retry.
@@ -23,12 +24,20 @@ class TrackerSettings(BaseModel):
     upload_prefix: str = Field(default="references/", alias="uploadPrefix")
     reference_store_id: str | None = Field(default=None, alias="referenceStoreId")
     reference_store_name: str = Field(default="omics-job-tracker", alias="referenceStoreName")
-    poll_first_wait_seconds: int = Field(default=30, ge=1, le=3600, alias="pollFirstWaitSeconds")
-    poll_backoff_factor: float = Field(default=2.0, ge=1, le=10, alias="pollBackoffFactor")
-    poll_max_wait_seconds: int = Field(default=600, ge=1, le=86400, alias="pollMaxWaitSeconds")
-    poll_wait_with_events_seconds: int = Field(default=3600, ge=1, le=86400, alias="pollWaitWithEventsSeconds")
-    execution_timeout_days: int = Field(default=14, ge=1, le=365, alias="executionTimeoutDays")
-    max_polls_per_execution: int = Field(default=300, ge=2, alias="maxPollsPerExecution")
+    poll_first_wait_seconds: int = Field(
+        default=DEFAULTS.poll_first_wait_seconds, ge=1, le=3600, alias="pollFirstWaitSeconds"
+    )
+    poll_backoff_factor: float = Field(default=DEFAULTS.poll_backoff_factor, ge=1, le=10, alias="pollBackoffFactor")
+    poll_max_wait_seconds: int = Field(
+        default=DEFAULTS.poll_max_wait_seconds, ge=1, le=86400, alias="pollMaxWaitSeconds"
+    )
+    poll_wait_with_events_seconds: int = Field(
+        default=DEFAULTS.poll_wait_with_events_seconds, ge=1, le=86400, alias="pollWaitWithEventsSeconds"
+    )
+    execution_timeout_days: int = Field(
+        default=DEFAULTS.execution_timeout_days, ge=1, le=365, alias="executionTimeoutDays"
+    )
+    max_polls_per_execution: int = Field(default=DEFAULTS.max_polls_per_execution, ge=2, alias="maxPollsPerExecution")
     powertools_layer_version: int = Field(default=27, ge=1, alias="powertoolsLayerVersion")
     log_retention_days: int = Field(default=90, ge=1, alias="logRetentionDays")
 
@@ -37,7 +46,7 @@ class TrackerSettings(BaseModel):
     def _numeric_store_id(cls, value: str | None) -> str | None:
         if value in (None, ""):
             return None
-        if not re.fullmatch(r"[0-9]{10,36}", str(value)):
+        if not NUMERIC_ID.match(str(value)):
             raise ValueError(f"must be a HealthOmics reference store id (10-36 digits), got '{value}'")
         return str(value)
 
@@ -84,6 +93,16 @@ class TrackerSettings(BaseModel):
                 f"executionTimeoutDays={self.execution_timeout_days}: the execution would time out before handing over"
             )
         return self
+
+    def poll_environment(self) -> dict[str, str]:
+        """The poll schedule as the Poll function reads it (tracker.settings.PollSettings)."""
+        return {
+            Env.POLL_FIRST_WAIT_SECONDS: str(self.poll_first_wait_seconds),
+            Env.POLL_BACKOFF_FACTOR: str(self.poll_backoff_factor),
+            Env.POLL_MAX_WAIT_SECONDS: str(self.poll_max_wait_seconds),
+            Env.POLL_WAIT_WITH_EVENTS_SECONDS: str(self.poll_wait_with_events_seconds),
+            Env.MAX_POLLS_PER_EXECUTION: str(self.max_polls_per_execution),
+        }
 
     @classmethod
     def from_context(cls, node: Node) -> TrackerSettings:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from aws_cdk import Aws, Duration, RemovalPolicy, Stack
+import re
+
+from aws_cdk import Aws, Duration, RemovalPolicy
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_omics as omics
@@ -10,6 +12,7 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from infra.settings import TrackerSettings
+from tracker.contract import JOB_TYPES, JobType, Table
 
 
 class TrackerStorage(Construct):
@@ -50,9 +53,7 @@ class TrackerStorage(Construct):
             )
             store.apply_removal_policy(RemovalPolicy.RETAIN)  # holds imported genomes
             self.reference_store_id = store.attr_reference_store_id
-        self.reference_store_arn = Stack.of(self).format_arn(
-            service="omics", resource="referenceStore", resource_name=self.reference_store_id
-        )
+        self.reference_store_arn = omics_arn(f"referenceStore/{self.reference_store_id}")
 
         # HealthOmics assumes this role to read the uploaded files, and nothing else.
         self.import_role = iam.Role(
@@ -74,11 +75,12 @@ class TrackerStorage(Construct):
             iam.PolicyStatement(actions=["s3:GetBucketLocation", "s3:ListBucket"], resources=[self.uploads.bucket_arn])
         )
 
+        self.job_readers: list[iam.IGrantable] = []  # who may read jobs (cdk-nag acknowledges their wildcards)
         self.history = dynamodb.TableV2(
             self,
             "History",
-            partition_key=dynamodb.Attribute(name="pk", type=dynamodb.AttributeType.STRING),
-            sort_key=dynamodb.Attribute(name="sk", type=dynamodb.AttributeType.STRING),
+            partition_key=dynamodb.Attribute(name=Table.PK, type=dynamodb.AttributeType.STRING),
+            sort_key=dynamodb.Attribute(name=Table.SK, type=dynamodb.AttributeType.STRING),
             billing=dynamodb.Billing.on_demand(),
             point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
                 point_in_time_recovery_enabled=True
@@ -88,9 +90,45 @@ class TrackerStorage(Construct):
             deletion_protection=True,
             global_secondary_indexes=[
                 dynamodb.GlobalSecondaryIndexPropsV2(
-                    index_name="ByStatus",
-                    partition_key=dynamodb.Attribute(name="currentStatus", type=dynamodb.AttributeType.STRING),
-                    sort_key=dynamodb.Attribute(name="lastChangedAt", type=dynamodb.AttributeType.STRING),
+                    index_name=Table.STATUS_INDEX,
+                    partition_key=dynamodb.Attribute(name=Table.STATUS_INDEX_PK, type=dynamodb.AttributeType.STRING),
+                    sort_key=dynamodb.Attribute(name=Table.STATUS_INDEX_SK, type=dynamodb.AttributeType.STRING),
                 )
             ],
         )
+
+    def grant_history_writes(self, grantee: iam.IGrantable) -> None:
+        """What the history store uses: consistent reads, and a transaction of a Put (entry) and an Update (STATE)."""
+        grantee.grant_principal.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:ConditionCheckItem"],
+                resources=[self.history.table_arn],
+            )
+        )
+
+    def grant_job_reads(self, grantee: iam.IGrantable) -> None:
+        """The Get operation of every job type, on the resources the job-type table names."""
+        self.job_readers.append(grantee)
+        for resource, job_types in job_read_grants(self.reference_store_id).items():
+            grantee.grant_principal.add_to_principal_policy(
+                iam.PolicyStatement(
+                    actions=[spec.iam_action for spec in job_types],
+                    resources=["*" if resource == "*" else omics_arn(resource)],
+                )
+            )
+
+
+def job_read_grants(reference_store_id: str) -> dict[str, list[JobType]]:
+    """Job types by the omics resource (``referenceStore/…``, or "*") their Get is allowed on. Ids the
+    stack knows fill the table's placeholders, the others become "*" (a followed read-set export may
+    be in any sequence store of the account)."""
+    known = {"referenceStoreId": reference_store_id}
+    grouped: dict[str, list[JobType]] = {}
+    for spec in JOB_TYPES.values():
+        resource = re.sub(r"\{(\w+)\}", lambda match: known.get(match.group(1), "*"), spec.iam_resource)
+        grouped.setdefault(resource, []).append(spec)
+    return grouped
+
+
+def omics_arn(resource: str) -> str:
+    return f"arn:{Aws.PARTITION}:omics:{Aws.REGION}:{Aws.ACCOUNT_ID}:{resource}"

@@ -212,9 +212,10 @@ class LocalCloud:
 
     def history(self, job: dict[str, str]) -> list[dict[str, Any]]:
         """The job's history entries, in order, as plain values."""
-        from tracker.history import HistoryStore, JobRef
+        from tracker.contract import JobRef
+        from tracker.history_store import DynamoHistoryStore
 
-        store = HistoryStore(boto3.client("dynamodb", region_name=REGION), self.table)
+        store = DynamoHistoryStore(boto3.client("dynamodb", region_name=REGION), self.table)
         return [_plain(entry) for entry in store.entries(JobRef.from_dict(job))]
 
     def table_items(self) -> list[dict[str, Any]]:

@@ -3,11 +3,20 @@
 Requests are routed and validated with botocore's real ``omics`` model (``before-send.omics``),
 and the JSON answers are parsed by botocore like a real response, so shapes cannot drift from the
 service. Jobs move through their statuses on the simulated clock; tests script outcomes and faults.
+
+The job types are the tracker's own table, ``tracker.contract.JOB_TYPES``, read at each use: one
+handler answers every job type's Get operation, filling that operation's output shape from the model
+(ids, status, times, the per-item statuses, and a placeholder for any other required member), and the
+status events are built from the type's id fields and detail-type. A job type added to the table, even
+at run time, is simulated with no change here. StartReferenceImportJob, the one job the tracker
+starts, has its own handler.
 """
 
 from __future__ import annotations
 
+import copy
 import functools
+import importlib
 import itertools
 import json
 import re
@@ -15,7 +24,7 @@ import threading
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 from urllib.parse import unquote, urlsplit
 
 import botocore.session
@@ -25,9 +34,12 @@ from botocore.validate import ParamValidator
 from moto.core.botocore_stubber import MockRawResponse
 
 from localcloud.clock import SimClock
+from tracker.contract import REFERENCE_IMPORT, TERMINAL_STATUSES, UUID_ID, JobType
 
-TERMINAL = {"COMPLETED", "COMPLETED_WITH_FAILURES", "FAILED", "CANCELLED"}
-_ITEM_STATUS = {  # per-item status shown while the job is in a given status
+JOB_ID = "jobId"  # the tracker's name of the job id (the last of a job type's ids)
+# Per-item status shown while the job is in a given status, where items have their own statuses
+# (NOT_STARTED ... FINISHED); items that share the job statuses show the job's.
+_ITEM_STATUS = {
     "SUBMITTED": "NOT_STARTED",
     "IN_PROGRESS": "IN_PROGRESS",
     "CANCELLING": "IN_PROGRESS",
@@ -43,6 +55,27 @@ RATE_LIMITS_PER_SECOND = {
     "GetReadSetExportJob": 5,
     "StartReferenceImportJob": 5,
 }
+# Values of required Get response members the job does not determine, by member name (others: by type).
+_KNOWN_VALUES = {
+    "destination": "s3://exports-bucket/out/",
+    "destinationName": "variant_store",
+    "sourceFileType": "FASTQ",
+    "subjectId": "sample-1",
+    "sampleId": "sample-1",
+    "statusMessage": "",
+}
+# Optional item members a real item always has, by the item's shape: a reference is always named.
+_ITEM_DEFAULTS: dict[str, dict[str, Any]] = {"ImportReferenceSourceItem": {"name": "ref"}}
+# What an aws.omics event carries beyond its ids and status, by detail-type (HealthOmics EventBridge
+# docs); "{region}" and "{account}" are filled in. Variant import events have no statusMessage.
+_EVENT_EXTRAS: dict[str, dict[str, str]] = {
+    "Variant Import Job Status Change": {
+        "storeId": "variant-store",
+        "storeName": "variant_store",
+        "arn": "arn:aws:omics:{region}:{account}:variantStore/variant_store",
+    },
+}
+_EVENTS_WITHOUT_STATUS_MESSAGE = frozenset({"Variant Import Job Status Change"})
 _ERROR_STATUS = {
     "ValidationException": 400,
     "AccessDeniedException": 403,
@@ -89,16 +122,31 @@ class Timeline:
         return sum(seconds for _, seconds in self.steps[:-1])
 
 
+def job_types() -> dict[str, JobType]:
+    """The job-type table as the handlers see it now: looked up at each use, not bound at import, as
+    tests may add job types at run time and the local cloud re-imports ``tracker`` on a cold start."""
+    return cast(dict[str, JobType], importlib.import_module("tracker.contract").JOB_TYPES)
+
+
 @dataclass
 class Job:
     job_type: str
-    job_id: str
-    store_id: str
+    ids: dict[str, str]  # the job type's ids by the tracker's names (IdField.name), the job id last
     created: datetime
     timeline: Timeline
+    # Each item as the Get response's item would start: its key at the job type's item_key_path.
     items: list[dict[str, Any]]
     role_arn: str = "arn:aws:iam::123456789012:role/omics-import"
     client_token: str | None = None
+
+    @property
+    def job_id(self) -> str:
+        return self.ids[JOB_ID]
+
+    @property
+    def store_id(self) -> str:
+        """The store the job belongs to (its first id other than the job id), or "" if none."""
+        return next((value for name, value in self.ids.items() if name != JOB_ID), "")
 
     def status(self, now: datetime) -> str:
         return self.timeline.status_at((now - self.created).total_seconds())
@@ -155,9 +203,10 @@ class OmicsSimulator:
     def add_job(self, job_type: str, timeline: Timeline, store_id: str = "", items: list[str] | None = None) -> Job:
         """A job started elsewhere (variant import, read-set export, ...), to be followed."""
         with self._lock:
-            job_id = str(uuid.UUID(int=next(self._ids))) if job_type == "VARIANT_IMPORT" else self._next_id()
-            job = Job(job_type, job_id, store_id, self.clock.now(), timeline, [{"key": key} for key in items or []])
-            self.jobs[job_id] = job
+            spec = job_types()[job_type]
+            items_ = [_nested(spec.item_key_path, key) for key in items or []]
+            job = Job(job_type, self._new_ids(spec, store_id), self.clock.now(), timeline, items_)
+            self.jobs[job.job_id] = job
             return job
 
     def fail_next(self, operation: str, code: str, times: int = 1) -> None:
@@ -168,28 +217,22 @@ class OmicsSimulator:
     def status_event(self, job: Job, status: str | None = None) -> dict[str, Any]:
         """The aws.omics EventBridge event HealthOmics publishes when `job` reaches `status`."""
         status = status or job.status(self.clock.now())
-        detail: dict[str, Any]
-        if job.job_type == "VARIANT_IMPORT":
-            detail = {
-                "jobId": job.job_id,
-                "storeId": "variant-store",
-                "storeName": "variant_store",
-                "arn": f"arn:aws:omics:{self.region}:{self.account_id}:variantStore/variant_store",
-                "status": status,
-            }
-        else:
-            store_field = "referenceStoreId" if job.job_type == "REFERENCE_IMPORT" else "sequenceStoreId"
-            detail = {"id": job.job_id, store_field: job.store_id, "status": status}
-            if status in TERMINAL and job.timeline.status_message:
-                detail["statusMessage"] = job.timeline.status_message
+        spec = job_types()[job.job_type]
+        detail: dict[str, Any] = {field.event_field: job.ids[field.name] for field in spec.ids}
+        extras = _EVENT_EXTRAS.get(spec.event_detail_type, {})
+        detail.update({k: v.format(region=self.region, account=self.account_id) for k, v in extras.items()})
+        detail["status"] = status
+        if (
+            status in TERMINAL_STATUSES
+            and job.timeline.status_message
+            and spec.event_detail_type not in _EVENTS_WITHOUT_STATUS_MESSAGE
+        ):
+            detail["statusMessage"] = job.timeline.status_message
         detail["omicsVersion"] = "1.0.0"
-        kind = {"REFERENCE_IMPORT": "Reference Import", "VARIANT_IMPORT": "Variant Import"}.get(
-            job.job_type, "Read Set Export"
-        )
         return {
             "version": "0",
             "id": str(uuid.uuid4()),
-            "detail-type": f"{kind} Job Status Change",
+            "detail-type": spec.event_detail_type,
             "source": "aws.omics",
             "account": self.account_id,
             "time": self.clock.now().isoformat(),
@@ -251,10 +294,14 @@ class OmicsSimulator:
             with self._lock:
                 self.calls.append((operation.name, self.clock.now()))
                 self._maybe_fault(operation.name)
-                handler = getattr(self, f"_op_{operation.name}", None)
-                if handler is None:
-                    raise OmicsError("ValidationException", f"{operation.name} is not simulated")
-                result = handler(params)
+                spec = next((s for s in job_types().values() if s.get_operation == operation.name), None)
+                if spec is not None:
+                    result = self._get_job(spec, operation, params)
+                else:
+                    handler = getattr(self, f"_op_{operation.name}", None)
+                    if handler is None:
+                        raise OmicsError("ValidationException", f"{operation.name} is not simulated")
+                    result = handler(params)
         except OmicsError as error:
             return self._response(request, _ERROR_STATUS.get(error.code, 400), {"message": error.message}, error.code)
         return self._response(request, 200, result)
@@ -293,6 +340,13 @@ class OmicsSimulator:
     def _next_id(self) -> str:
         return f"{next(self._ids):010d}"
 
+    def _new_ids(self, spec: JobType, store_id: str) -> dict[str, str]:
+        """A new job's ids: `store_id` for the store id(s), a job id of the form the job type's takes."""
+        *stores, job_field = spec.ids
+        is_uuid = job_field.pattern.pattern == UUID_ID.pattern  # by text: ``tracker`` may be re-imported
+        job_id = str(uuid.UUID(int=next(self._ids))) if is_uuid else self._next_id()
+        return {**{field.name: store_id for field in stores}, job_field.name: job_id}
+
     # ---- operations ------------------------------------------------------------------------
     def _op_StartReferenceImportJob(self, params: dict[str, Any]) -> dict[str, Any]:
         store_id = params["referenceStoreId"]
@@ -306,7 +360,7 @@ class OmicsSimulator:
         busy = [
             j
             for j in self.jobs.values()
-            if j.job_type == "REFERENCE_IMPORT" and j.store_id == store_id and j.status(now) not in TERMINAL
+            if j.job_type == REFERENCE_IMPORT and j.store_id == store_id and j.status(now) not in TERMINAL_STATUSES
         ]
         if busy:
             raise OmicsError(
@@ -315,9 +369,8 @@ class OmicsSimulator:
             )
         timeline = self._planned.pop(0) if self._planned else self.default_timeline
         job = Job(
-            "REFERENCE_IMPORT",
-            self._next_id(),
-            store_id,
+            REFERENCE_IMPORT,
+            self._new_ids(job_types()[REFERENCE_IMPORT], store_id),
             now,
             timeline,
             [dict(source) for source in params["sources"]],
@@ -336,57 +389,88 @@ class OmicsSimulator:
             "creationTime": job.created.isoformat(),
         }
 
-    def _job(self, job_type: str, job_id: str, store_id: str | None) -> Job:
+    def _get_job(self, spec: JobType, operation: OperationModel, params: dict[str, Any]) -> dict[str, Any]:
+        """Any job type's Get operation: the job's ids, status, times and items in the operation's output shape."""
+        ids, job_field = spec.ids, spec.ids[-1]
+        job_id = params[job_field.api_param]
         job = self.jobs.get(job_id)
-        if job is None or job.job_type != job_type or (store_id is not None and job.store_id != store_id):
-            raise OmicsError("ResourceNotFoundException", f"{job_type} job {job_id} not found")
-        return job
-
-    def _common(self, job: Job) -> dict[str, Any]:
-        now = self.clock.now()
-        status = job.status(now)
-        body: dict[str, Any] = {"id": job.job_id, "status": status, "creationTime": job.created.isoformat()}
-        if status in TERMINAL:
+        if job is None or job.job_type != spec.name or any(job.ids.get(f.name) != params[f.api_param] for f in ids):
+            raise OmicsError("ResourceNotFoundException", f"{spec.name} job {job_id} not found")
+        output = operation.output_shape
+        status = job.status(self.clock.now())
+        body: dict[str, Any] = {}
+        for id_field in ids:
+            name = id_field.api_param
+            if name not in output.members and id_field is job_field:
+                name = "id"  # the answer's name of the job id (GetVariantImportJob: jobId -> id)
+            if name in output.members:
+                body[name] = job.ids[id_field.name]
+        body.update(status=status, creationTime=job.created.isoformat())
+        if status in TERMINAL_STATUSES:
             body["completionTime"] = job.completion_time().isoformat()
             if job.timeline.status_message:
                 body["statusMessage"] = job.timeline.status_message
+        item_shape = output.members[spec.items_field].member
+        item_status = _item_status(status, item_shape.members[spec.item_status_field].enum)
+        items = []
+        for stored in job.items:
+            item = {name: copy.deepcopy(value) for name, value in stored.items() if name in item_shape.members}
+            item[spec.item_status_field] = item_status
+            for name, value in _ITEM_DEFAULTS.get(item_shape.name, {}).items():
+                item.setdefault(name, value)
+            items.append(item)
+        body[spec.items_field] = items
+        self._fill_required(output, body, job)
         return body
 
-    def _op_GetReferenceImportJob(self, params: dict[str, Any]) -> dict[str, Any]:
-        job = self._job("REFERENCE_IMPORT", params["id"], params["referenceStoreId"])
-        body = self._common(job)
-        item_status = _ITEM_STATUS[body["status"]]
-        body.update(
-            referenceStoreId=job.store_id,
-            roleArn=job.role_arn,
-            sources=[
-                {"sourceFile": s["sourceFile"], "name": s.get("name", "ref"), "status": item_status} for s in job.items
-            ],
-        )
-        return body
+    def _fill_required(self, shape: Any, value: dict[str, Any], job: Job) -> None:
+        """Add a placeholder for every required member `value` lacks, within its members too."""
+        for name, member in shape.members.items():
+            if name not in value:
+                if name in shape.required_members:
+                    value[name] = self._placeholder(name, member, job)
+            elif member.type_name == "structure" and isinstance(value[name], dict):
+                self._fill_required(member, value[name], job)
+            elif member.type_name == "list" and member.member.type_name == "structure":
+                for element in value[name]:
+                    if isinstance(element, dict):
+                        self._fill_required(member.member, element, job)
 
-    def _op_GetVariantImportJob(self, params: dict[str, Any]) -> dict[str, Any]:
-        job = self._job("VARIANT_IMPORT", params["jobId"], None)
-        body = self._common(job)
-        item_status = body["status"] if body["status"] != "CANCELLING" else "IN_PROGRESS"
-        body.update(
-            destinationName="variant_store",
-            roleArn=job.role_arn,
-            runLeftNormalization=False,
-            items=[{"source": item["key"], "jobStatus": item_status} for item in job.items],
+    def _placeholder(self, name: str, shape: Any, job: Job) -> Any:
+        """A plausible value of a required member the simulator does not model."""
+        kind = shape.type_name
+        if kind == "string":
+            known = {
+                **_KNOWN_VALUES,
+                "roleArn": job.role_arn,
+                "referenceArn": f"arn:aws:omics:{self.region}:{self.account_id}:referenceStore/1234567890"
+                "/reference/1234567890",
+            }
+            return known.get(name, shape.enum[0] if shape.enum else "simulated")
+        if kind == "timestamp":
+            return (self.clock.now() if name == "updateTime" else job.created).isoformat()
+        if kind == "structure":
+            value: dict[str, Any] = {}
+            self._fill_required(shape, value, job)
+            return value
+        return {"boolean": False, "integer": 0, "long": 0, "float": 0.0, "double": 0.0, "list": [], "map": {}}.get(
+            kind, ""
         )
-        return body
 
-    def _op_GetReadSetExportJob(self, params: dict[str, Any]) -> dict[str, Any]:
-        job = self._job("READ_SET_EXPORT", params["id"], params["sequenceStoreId"])
-        body = self._common(job)
-        item_status = _ITEM_STATUS[body["status"]]
-        body.update(
-            sequenceStoreId=job.store_id,
-            destination="s3://exports-bucket/out/",
-            readSets=[{"id": item["key"], "status": item_status} for item in job.items],
-        )
-        return body
+
+def _item_status(job_status: str, item_statuses: list[str]) -> str:
+    """An item's status while its job is in `job_status`, by the item status enum of the model."""
+    if "FINISHED" in item_statuses:  # items with their own statuses (NOT_STARTED ... FINISHED)
+        return _ITEM_STATUS[job_status]
+    if not item_statuses or job_status in item_statuses:
+        return job_status
+    return "IN_PROGRESS"  # a job status its items do not have, e.g. CANCELLING
+
+
+def _nested(path: str, value: str) -> dict[str, Any]:
+    """{"a": {"b": value}} for the dotted path "a.b"."""
+    first, _, rest = path.partition(".")
+    return {first: _nested(rest, value) if rest else value}
 
 
 def _route(model: ServiceModel, operation_name: str) -> re.Pattern[str]:

@@ -18,7 +18,3 @@ _DEFAULT_CONFIG = Config(retries={"mode": "standard", "max_attempts": 5}, connec
 def client(service: str) -> Any:
     return boto3.client(service, config=_OMICS_CONFIG if service == "omics" else _DEFAULT_CONFIG)
 
-
-def reset() -> None:
-    """Forget cached clients (the local cloud calls this when it emulates a cold start)."""
-    client.cache_clear()

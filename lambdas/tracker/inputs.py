@@ -15,18 +15,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from tracker.errors import InvalidInput
-from tracker.job_types import JOB_TYPES, NUMERIC_ID, JobTypeName
-
-# HealthOmics reference file endings (docs: manage-reference-store), each also bgzipped.
-REFERENCE_ENDINGS = (".fasta", ".fa", ".fas", ".fsa", ".faa", ".fna", ".ffn", ".frn", ".mpfa", ".seq", ".txt")
-# Matched case-sensitively, in lower or upper case, exactly like the upload rule's key patterns.
-REFERENCE_SUFFIXES = tuple(
-    f"{ending}{gz}"
-    for case in (str.lower, str.upper)
-    for ending in map(case, REFERENCE_ENDINGS)
-    for gz in ("", case(".gz"))
-)
+from tracker.contract import JOB_TYPES, NUMERIC_ID, REFERENCE_ENDINGS, REFERENCE_IMPORT, REFERENCE_SUFFIXES, InvalidInput
 
 _S3_URI = re.compile(r"^s3://([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])/(.{1,1024})$")
 _REFERENCE_NAME_MAX = 255
@@ -60,8 +49,8 @@ def client_token_for(*parts: Any) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def _reference_import_only(value: JobTypeName) -> JobTypeName:
-    if value is not JobTypeName.REFERENCE_IMPORT:
+def _reference_import_only(value: str) -> str:
+    if value != REFERENCE_IMPORT:
         raise ValueError(f"only REFERENCE_IMPORT jobs can be started here; to follow a {value} job give its jobId")
     return value
 
@@ -101,7 +90,7 @@ class ReferenceSource(_Strict):
 
 
 class StartReferenceImport(_Strict):
-    job_type: JobTypeName = Field(alias="jobType")
+    job_type: str = Field(alias="jobType")
     sources: Annotated[list[ReferenceSource], Field(min_length=1, max_length=100)]
     reference_store_id: str | None = Field(default=None, alias="referenceStoreId", pattern=NUMERIC_ID.pattern)
     client_token: Annotated[str, Field(min_length=1, max_length=127)] | None = Field(default=None, alias="clientToken")
@@ -127,7 +116,7 @@ class S3Upload(_Strict):
 
 
 class TrackUpload(_Strict):
-    job_type: JobTypeName = Field(alias="jobType")
+    job_type: str = Field(alias="jobType")
     s3_upload: S3Upload = Field(alias="s3Upload")
     reference_store_id: str | None = Field(default=None, alias="referenceStoreId", pattern=NUMERIC_ID.pattern)
 
@@ -141,10 +130,12 @@ class CarriedPoll(_Strict):
 
 
 class FollowJob(_Strict):
-    job_type: JobTypeName = Field(alias="jobType")
-    job_id: str = Field(alias="jobId")
-    reference_store_id: str | None = Field(default=None, alias="referenceStoreId")
-    sequence_store_id: str | None = Field(default=None, alias="sequenceStoreId")
+    """Follow a job started elsewhere: its type and its ids, by the names the job-type table gives them."""
+
+    # The ids are extra fields, checked against the job type's entry in the table.
+    model_config = ConfigDict(extra="allow", populate_by_name=True)
+
+    job_type: str = Field(alias="jobType")
     # Set by the tracker itself when a long job continues in a new execution.
     continued_from: str | None = Field(
         default=None, alias="continuedFrom", pattern=r"^arn:[\w-]+:states:.+:execution:.+$"
@@ -153,35 +144,30 @@ class FollowJob(_Strict):
 
     @model_validator(mode="after")
     def _ids_for_job_type(self) -> FollowJob:
-        given = {
-            "jobId": self.job_id,
-            "referenceStoreId": self.reference_store_id,
-            "sequenceStoreId": self.sequence_store_id,
-        }
+        given = dict(self.model_extra or {})
         spec = JOB_TYPES[self.job_type]
+        known = {field.name for other in JOB_TYPES.values() for field in other.ids}
         problems = []
         for field in spec.ids:
-            value = given[field.name]
+            value = given.get(field.name)
             if value is None:
                 problems.append(
                     f"{field.name}: required to follow a {self.job_type} job (for example '{field.example}')"
                 )
+            elif not isinstance(value, str):
+                problems.append(f"{field.name}: Input should be a valid string")
             elif not field.pattern.match(value):
                 problems.append(f"{field.name}: '{value}' does not match {field.pattern.pattern}")
-        for name, value in given.items():
-            if value is not None and name not in spec.id_names:
-                problems.append(f"{name}: not used by {self.job_type} jobs")
+        for name in given:
+            if name not in spec.id_names:
+                problems.append(f"{name}: not used by {self.job_type} jobs" if name in known else f"{name}: unknown field")
         if problems:
             raise ValueError("; ".join(problems))
         return self
 
     def ids(self) -> dict[str, str]:
-        given = {
-            "jobId": self.job_id,
-            "referenceStoreId": self.reference_store_id,
-            "sequenceStoreId": self.sequence_store_id,
-        }
-        return {name: given[name] or "" for name in JOB_TYPES[self.job_type].id_names}
+        given = self.model_extra or {}
+        return {name: str(given[name]) for name in JOB_TYPES[self.job_type].id_names}
 
 
 _SHAPES: dict[str, type[StartReferenceImport] | type[TrackUpload] | type[FollowJob]] = {
@@ -197,9 +183,9 @@ def parse_request(payload: Any) -> StartReferenceImport | TrackUpload | FollowJo
         raise InvalidInput(f"input: must be a JSON object, got {type(payload).__name__}")
     job_type = payload.get("jobType")
     if job_type is None:
-        raise InvalidInput(f"jobType: required, one of {', '.join(JobTypeName)}")
-    if not isinstance(job_type, str) or job_type not in set(JobTypeName):
-        raise InvalidInput(f"jobType: must be one of {', '.join(JobTypeName)}, got {json.dumps(job_type)}")
+        raise InvalidInput(f"jobType: required, one of {', '.join(JOB_TYPES)}")
+    if not isinstance(job_type, str) or job_type not in JOB_TYPES:
+        raise InvalidInput(f"jobType: must be one of {', '.join(JOB_TYPES)}, got {json.dumps(job_type)}")
     present = [key for key in _SHAPES if key in payload]
     if len(present) != 1:
         raise InvalidInput(

@@ -1,30 +1,51 @@
-"""HealthOmics status-change events (``source: aws.omics``) recorded through the same history writer.
+"""HealthOmics status-change events (``source: aws.omics``) recorded through the same history rules.
 
 Delivery is best effort: an event can be lost, duplicated, late or out of order, or be about a job
 nobody follows. None of that may add a duplicate, reorder or regress the history, or fail the
-handler: the writer's merge and conditions make a stale or repeated event a no-op, and anything
-unusable is logged and dropped (polling stays the safety net).
+handler: the history's rules make a stale or repeated event a no-op, and anything unusable is
+logged and dropped (polling stays the safety net).
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
-from tracker.errors import TrackerError
-from tracker.history import HistoryStore, JobRef, Recorded
-from tracker.job_types import JOB_TYPES, job_type_for_event
+from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from tracker.contract import JobRef, TrackerError, job_type_for_event
+from tracker.history import HistoryStore, ObservedBy, Recorded, record
 from tracker.observability import logger
-from tracker.omics_jobs import describe_job
+from tracker.omics_jobs import JobReader
 from tracker.status import Snapshot, merge
+
+
+class JobStatusDetail(BaseModel):
+    """The detail of a job status-change event; the job's ids are further fields, named by the job-type table."""
+
+    model_config = ConfigDict(extra="allow")
+
+    status: str
+    statusMessage: str | None = None  # noqa: N815 - the event's own field name
+
+
+class JobStatusEvent(EventBridgeModel):
+    detail: JobStatusDetail
+
+
+class EventResult(StrEnum):
+    RECORDED = "recorded"  # a new history entry
+    UNCHANGED = "unchanged"  # nothing new for a followed job
+    UNTRACKED = "untracked"  # no execution follows the job
+    IGNORED = "ignored"  # not a usable job status event
 
 
 @dataclass(frozen=True)
 class EventOutcome:
-    """What an event did: ``recorded`` (a new entry), ``unchanged``, ``untracked`` or ``ignored``."""
-
-    result: str
+    result: EventResult
     job: JobRef | None = None
     reason: str = ""
     recorded: Recorded | None = None
@@ -32,24 +53,26 @@ class EventOutcome:
 
 def job_from_event(event: dict[str, Any]) -> tuple[JobRef, Snapshot] | str:
     """The job and status an event reports, or why it can't be used."""
-    spec = job_type_for_event(str(event.get("detail-type", "")))
+    try:
+        parsed = JobStatusEvent.model_validate(event)
+    except ValidationError as error:
+        return f"not a job status event: {error.error_count()} problem(s), first: {error.errors()[0]['msg']}"
+    spec = job_type_for_event(parsed.detail_type)
     if spec is None:
-        return f"not a job status event: {event.get('detail-type')!r}"
-    detail = event.get("detail")
-    if not isinstance(detail, dict):
-        return "event has no detail"
-    ids = {name: detail.get(field) for name, field in spec.event_ids}
+        return f"not a job status event: {parsed.detail_type!r}"
+    fields = parsed.detail.model_extra or {}
+    ids = {field.name: fields.get(field.event_field) for field in spec.ids}
     missing = [name for name, value in ids.items() if not isinstance(value, str) or not value]
     if missing:
         return f"{spec.name} event without {', '.join(missing)}"
-    status = detail.get("status")
+    status = parsed.detail.status
     if status not in spec.statuses:
         return f"{spec.name} event with unknown status {status!r}"
-    snapshot = Snapshot(status=str(status), status_message=str(detail.get("statusMessage") or ""))
+    snapshot = Snapshot(status=status, status_message=parsed.detail.statusMessage or "")
     return JobRef(spec.name, {name: str(value) for name, value in ids.items()}), snapshot
 
 
-def record_event(event: dict[str, Any], history: HistoryStore, omics: Any, sfn: Any) -> EventOutcome:
+def record_event(event: dict[str, Any], history: HistoryStore, jobs: JobReader, sfn: Any) -> EventOutcome:
     """Record the event's status if it is news, and then wake the execution waiting on the job.
 
     Events carry the job's status but not its items, so a followed job is also read once (Get) and
@@ -57,30 +80,29 @@ def record_event(event: dict[str, Any], history: HistoryStore, omics: Any, sfn: 
     """
     parsed = job_from_event(event)
     if isinstance(parsed, str):
-        return EventOutcome("ignored", reason=parsed)
+        return EventOutcome(EventResult.IGNORED, reason=parsed)
     job, snapshot = parsed
-    if history.current(job)[0] is None:
-        return EventOutcome("untracked", job=job, reason="no execution follows this job")
+    state = history.read(job)
+    if state is None:
+        return EventOutcome(EventResult.UNTRACKED, job=job, reason="no execution follows this job")
     try:
-        snapshot = merge(describe_job(omics, JOB_TYPES[job.job_type], job.ids), snapshot)
+        snapshot = merge(jobs.describe(job), snapshot)
     except TrackerError as error:
         logger.warning("Recording the event without item statuses", extra={"reason": str(error)})
-    recorded = history.record(job, snapshot, observed_by="event", only_if_tracked=True)
-    if recorded is None:
-        return EventOutcome("untracked", job=job, reason="no execution follows this job")
+    recorded = record(history, job, snapshot, ObservedBy.EVENT, known=state)
     if not recorded.changed:
-        return EventOutcome("unchanged", job=job, recorded=recorded)
-    woken = wake_waiting_execution(sfn, history.wait_token(job), recorded)
-    return EventOutcome("recorded", job=job, recorded=recorded, reason="woke the execution" if woken else "")
+        return EventOutcome(EventResult.UNCHANGED, job=job, recorded=recorded)
+    woken = wake_waiting_execution(sfn, recorded)
+    return EventOutcome(EventResult.RECORDED, job=job, recorded=recorded, reason="woke the execution" if woken else "")
 
 
-def wake_waiting_execution(sfn: Any, token: str | None, recorded: Recorded) -> bool:
+def wake_waiting_execution(sfn: Any, recorded: Recorded) -> bool:
     """End the waiting task so the execution polls now; a token that is no longer waited on is fine."""
-    if not token:
+    if not recorded.wait_token:
         return False
     output = json.dumps({"wokenBy": "event", "status": recorded.snapshot.status, "historyVersion": recorded.version})
     try:
-        sfn.send_task_success(taskToken=token, output=output)
+        sfn.send_task_success(taskToken=recorded.wait_token, output=output)
     except (sfn.exceptions.TaskTimedOut, sfn.exceptions.InvalidToken, sfn.exceptions.TaskDoesNotExist):
         return False  # the wait already ended (timed out, or an earlier event woke it): the poll runs anyway
     return True

@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol
 
-from botocore.exceptions import BotoCoreError, ClientError, ConnectionError, ReadTimeoutError
+from botocore.exceptions import BotoCoreError, ClientError
 
-from tracker.errors import (
+from tracker.contract import (
     AccessDenied,
     JobNotFound,
+    JobRef,
     RequestRejected,
     ServiceThrottled,
     ServiceUnavailable,
     TrackerError,
 )
-from tracker.job_types import JobType
 from tracker.status import Snapshot
 
 _ERRORS: dict[str, type[TrackerError]] = {
@@ -29,27 +29,30 @@ _ERRORS: dict[str, type[TrackerError]] = {
 }
 
 
-def describe_job(omics: Any, spec: JobType, ids: dict[str, str]) -> Snapshot:
-    """The job's current status and item statuses; HealthOmics errors become the tracker's errors."""
-    request = spec.get_request(ids)
-    try:
-        response = getattr(omics, spec.get_operation)(**request)
-    except ClientError as error:
-        code = error.response.get("Error", {}).get("Code", "")
-        message = error.response.get("Error", {}).get("Message", "")
-        raise _ERRORS.get(code, ServiceUnavailable)(
-            f"{spec.name} job {_describe_ids(ids)}: {spec.get_operation} failed with {code}: {message}"
-        ) from None
-    except (ConnectionError, ReadTimeoutError, BotoCoreError) as error:
-        raise ServiceUnavailable(
-            f"{spec.name} job {_describe_ids(ids)}: {spec.get_operation} failed: {error}"
-        ) from None
-    return Snapshot(
-        status=str(response["status"]),
-        status_message=str(response.get("statusMessage") or ""),
-        items=spec.items_from(response),
-    )
+class JobReader(Protocol):
+    def describe(self, job: JobRef) -> Snapshot: ...
 
 
-def _describe_ids(ids: dict[str, str]) -> str:
-    return ", ".join(f"{name}={value}" for name, value in ids.items())
+class OmicsJobs:
+    def __init__(self, omics: Any) -> None:
+        self._omics = omics
+
+    def describe(self, job: JobRef) -> Snapshot:
+        """The job's current status and item statuses; HealthOmics errors become the tracker's errors."""
+        spec = job.spec
+        ids = ", ".join(f"{name}={value}" for name, value in job.ids.items())
+        try:
+            response = getattr(self._omics, spec.client_method)(**spec.get_request(job.ids))
+        except ClientError as error:
+            code = error.response.get("Error", {}).get("Code", "")
+            message = error.response.get("Error", {}).get("Message", "")
+            raise _ERRORS.get(code, ServiceUnavailable)(
+                f"{spec.name} job {ids}: {spec.get_operation} failed with {code}: {message}"
+            ) from None
+        except BotoCoreError as error:  # connection errors and timeouts
+            raise ServiceUnavailable(f"{spec.name} job {ids}: {spec.get_operation} failed: {error}") from None
+        return Snapshot(
+            status=str(response["status"]),
+            status_message=str(response.get("statusMessage") or ""),
+            items=spec.items_from(response),
+        )

@@ -4,34 +4,26 @@ from __future__ import annotations
 
 from typing import Any
 
-from tracker.errors import InvalidInput
-from tracker.inputs import (
-    FollowJob,
-    StartReferenceImport,
-    TrackUpload,
-    client_token_for,
-    parse_request,
-    reference_name_for,
-)
-from tracker.job_types import JobTypeName
-from tracker.settings import Settings
+from tracker.contract import REFERENCE_IMPORT, InvalidInput
+from tracker.inputs import FollowJob, StartReferenceImport, client_token_for, parse_request, reference_name_for
+from tracker.steps import PollCounters, Prepared, StartImport
 
 
-def prepare_execution(payload: Any, settings: Settings) -> dict[str, Any]:
+def prepare_execution(payload: Any, reference_store_id: str) -> Prepared:
     """The normalised request: ``job`` (what to follow), ``start`` (what to start, if anything), ``poll``.
 
     Raises InvalidInput, naming the field, before anything is started or written.
     """
     request = parse_request(payload)
-    first_poll = {"attempt": 0, "unchangedPolls": 0}
     if isinstance(request, FollowJob):
-        prepared: dict[str, Any] = {"job": {"jobType": str(request.job_type), **request.ids()}, "poll": first_poll}
-        if request.continued_from:
-            prepared["continuedFrom"] = request.continued_from
-            first_poll["unchangedPolls"] = request.poll.unchanged_polls if request.poll else 0
-        return prepared
+        carried = request.poll.unchanged_polls if request.poll and request.continued_from else 0
+        return Prepared(
+            job={"jobType": request.job_type, **request.ids()},
+            poll=PollCounters(unchanged_polls=carried),
+            continued_from=request.continued_from,
+        )
 
-    store_id = request.reference_store_id or settings.reference_store_id
+    store_id = request.reference_store_id or reference_store_id
     if not store_id:
         raise InvalidInput("referenceStoreId: required, the stack was deployed without a reference store")
     if isinstance(request, StartReferenceImport):
@@ -49,13 +41,8 @@ def prepare_execution(payload: Any, settings: Settings) -> dict[str, Any]:
         # The S3 sequencer orders writes to one key: a new upload of the same key is a new import,
         # a redelivered event of the same upload is not.
         token = client_token_for("upload", store_id, upload.bucket, upload.key, upload.sequencer)
-    assert isinstance(request, StartReferenceImport | TrackUpload)
-    return {
-        "job": {"jobType": str(JobTypeName.REFERENCE_IMPORT), "referenceStoreId": store_id},
-        "start": {
-            "ReferenceStoreId": store_id,
-            "ClientToken": token,
-            "Sources": sources,
-        },
-        "poll": first_poll,
-    }
+    return Prepared(
+        job={"jobType": REFERENCE_IMPORT, "referenceStoreId": store_id},
+        start=StartImport(reference_store_id=store_id, client_token=token, sources=sources),
+        poll=PollCounters(),
+    )

@@ -1,26 +1,34 @@
-"""The handlers' environment, as one typed model read once per cold start."""
+"""Each handler's environment, as a typed model read once, at cold start.
+
+A handler reads only the settings it needs; a missing or malformed one fails the cold start with
+the variable's name, not the first call. The stack sets every one (defaults live in the CDK app).
+"""
 
 from __future__ import annotations
 
 import os
-from functools import lru_cache
+from typing import TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from tracker.status import PollSchedule
+from tracker.contract import Env
+from tracker.schedule import PollSchedule
 
 
-class Settings(BaseModel):
-    model_config = ConfigDict(frozen=True)
+class _Settings(BaseModel):
+    model_config = ConfigDict(frozen=True, populate_by_name=True, extra="ignore")
 
-    table_name: str = Field(alias="TABLE_NAME", min_length=1)
-    reference_store_id: str = Field(alias="REFERENCE_STORE_ID", default="")
-    state_machine_arn: str = Field(alias="STATE_MACHINE_ARN", default="")
-    poll_first_wait_seconds: int = Field(alias="POLL_FIRST_WAIT_SECONDS", default=30, ge=1)
-    poll_backoff_factor: float = Field(alias="POLL_BACKOFF_FACTOR", default=2.0, ge=1)
-    poll_max_wait_seconds: int = Field(alias="POLL_MAX_WAIT_SECONDS", default=600, ge=1)
-    poll_wait_with_events_seconds: int = Field(alias="POLL_WAIT_WITH_EVENTS_SECONDS", default=3600, ge=1)
-    max_polls_per_execution: int = Field(alias="MAX_POLLS_PER_EXECUTION", default=300, ge=2)
+
+class HistorySettings(_Settings):
+    table_name: str = Field(alias=Env.TABLE_NAME, min_length=1)
+
+
+class PollSettings(HistorySettings):
+    poll_first_wait_seconds: int = Field(alias=Env.POLL_FIRST_WAIT_SECONDS, ge=1)
+    poll_backoff_factor: float = Field(alias=Env.POLL_BACKOFF_FACTOR, ge=1)
+    poll_max_wait_seconds: int = Field(alias=Env.POLL_MAX_WAIT_SECONDS, ge=1)
+    poll_wait_with_events_seconds: int = Field(alias=Env.POLL_WAIT_WITH_EVENTS_SECONDS, ge=1)
+    max_polls_per_execution: int = Field(alias=Env.MAX_POLLS_PER_EXECUTION, ge=2)
 
     @property
     def poll_schedule(self) -> PollSchedule:
@@ -32,9 +40,21 @@ class Settings(BaseModel):
         )
 
 
-@lru_cache(maxsize=1)
-def get_settings() -> Settings:
+class PrepareSettings(_Settings):
+    # May be empty: then every import request must name its store.
+    reference_store_id: str = Field(alias=Env.REFERENCE_STORE_ID)
+
+
+class TriggerSettings(_Settings):
+    state_machine_arn: str = Field(alias=Env.STATE_MACHINE_ARN, min_length=1)
+
+
+SettingsT = TypeVar("SettingsT", bound=_Settings)
+
+
+def load_settings(model: type[SettingsT]) -> SettingsT:
     try:
-        return Settings.model_validate(dict(os.environ))
+        return model.model_validate(dict(os.environ))
     except ValidationError as error:  # a deployment mistake: say which variable
-        raise RuntimeError(f"invalid Lambda environment: {error}") from error
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors(include_url=False))
+        raise RuntimeError(f"invalid Lambda environment for {model.__name__}: {problems}") from None

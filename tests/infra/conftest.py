@@ -8,9 +8,9 @@ and there are as few of those as possible.
 from __future__ import annotations
 
 import pytest
-from stack_template import Synthesized, synthesize
 
 from infra.settings import TrackerSettings
+from tests.infra.stack_template import Synthesized, synthesize
 
 
 @pytest.fixture(scope="session")

@@ -23,6 +23,13 @@ from infra.settings import TrackerSettings
 from infra.stack import OmicsJobTrackerStack
 
 STACK_NAME = "OmicsJobTracker"
+# The stack's functions by handler, and where each is in the construct tree.
+FUNCTION_PATHS = {
+    "Prepare": "Workflow/PrepareFunction",
+    "Poll": "Workflow/PollFunction",
+    "Trigger": "UploadTrigger/Function",
+    "JobEvents": "JobEvents/Function",
+}
 
 
 def render(value: Any) -> str:

@@ -10,10 +10,10 @@ import aws_cdk as cdk
 import pytest
 from aws_cdk import aws_iam as iam
 from cdk_nag import AwsSolutionsChecks
-from stack_template import STACK_NAME, Synthesized, add_recorded_nag_checks
 
 from infra.settings import TrackerSettings
 from infra.stack import OmicsJobTrackerStack
+from tests.infra.stack_template import STACK_NAME, Synthesized, add_recorded_nag_checks
 
 MIN_REASON_LENGTH = 20
 

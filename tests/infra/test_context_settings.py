@@ -8,9 +8,9 @@ from typing import Any
 
 import aws_cdk as cdk
 import pytest
-from stack_template import Synthesized, render, synthesize
 
 from infra.settings import TrackerSettings
+from tests.infra.stack_template import FUNCTION_PATHS, Synthesized, render, synthesize
 
 CDK_JSON = Path(__file__).resolve().parents[2] / "cdk.json"
 EXISTING_STORE_ID = "1234567890"
@@ -33,7 +33,7 @@ def _settings_from(context: dict[str, Any]) -> TrackerSettings:
 
 
 def _environment(synth: Synthesized, name: str) -> dict[str, Any]:
-    return synth.resource(f"Functions/{name}")["Properties"]["Environment"]["Variables"]
+    return synth.resource(FUNCTION_PATHS[name])["Properties"]["Environment"]["Variables"]
 
 
 # --- reading the context -------------------------------------------------------------------------------
@@ -109,8 +109,7 @@ def test_invalid_context_fails_naming_the_key(context: dict[str, Any], key: str)
 
 def test_existing_reference_store_is_used_instead_of_creating_one(overridden: Synthesized) -> None:
     overridden.template.resource_count_is("AWS::Omics::ReferenceStore", 0)
-    for name in ("Prepare", "Poll", "Trigger"):
-        assert _environment(overridden, name)["REFERENCE_STORE_ID"] == EXISTING_STORE_ID
+    assert _environment(overridden, "Prepare")["REFERENCE_STORE_ID"] == EXISTING_STORE_ID
 
 
 def test_imports_are_allowed_into_the_existing_store_only(overridden: Synthesized) -> None:

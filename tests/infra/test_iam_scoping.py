@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from stack_template import Synthesized
+from tests.infra.stack_template import FUNCTION_PATHS, Synthesized
 
 
 def _ref(name: str) -> str:
@@ -86,7 +86,7 @@ def test_state_machine_may_invoke_only_its_two_functions(synth: Synthesized) -> 
     statements = _granting(synth.statements_of_role("Workflow/StateMachine/Role"), "lambda:InvokeFunction")
     allowed = {resource for statement in statements for resource in statement["Resource"]}
 
-    functions = [_attr(synth.logical_id(f"Functions/{name}"), "Arn") for name in ("Prepare", "Poll")]
+    functions = [_attr(synth.logical_id(FUNCTION_PATHS[name]), "Arn") for name in ("Prepare", "Poll")]
     assert allowed == {*functions, *(f"{arn}:*" for arn in functions)}
 
 
@@ -104,7 +104,7 @@ def test_state_machine_may_only_park_its_task_token_in_the_history_table(synth: 
 
 
 def test_poll_may_only_read_and_conditionally_write_the_history_table(synth: Synthesized) -> None:
-    statements = synth.statements_of_role("Functions/Poll/ServiceRole")
+    statements = synth.statements_of_role("Workflow/PollFunction/ServiceRole")
 
     dynamodb = [s for s in statements if _actions([s], "dynamodb")]
     assert _actions(statements, "dynamodb") == {
@@ -118,14 +118,14 @@ def test_poll_may_only_read_and_conditionally_write_the_history_table(synth: Syn
 
 
 def test_poll_cannot_scan_or_delete_the_history(synth: Synthesized) -> None:
-    actions = _actions(synth.statements_of_role("Functions/Poll/ServiceRole"))
+    actions = _actions(synth.statements_of_role("Workflow/PollFunction/ServiceRole"))
 
     forbidden = {"dynamodb:Scan", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem", "dynamodb:*"}
     assert not actions & forbidden
 
 
 def test_poll_may_read_jobs_but_never_start_or_cancel_them(synth: Synthesized) -> None:
-    statements = synth.statements_of_role("Functions/Poll/ServiceRole")
+    statements = synth.statements_of_role("Workflow/PollFunction/ServiceRole")
 
     assert _actions(statements, "omics") == {
         "omics:GetReferenceImportJob",
@@ -137,7 +137,7 @@ def test_poll_may_read_jobs_but_never_start_or_cancel_them(synth: Synthesized) -
 
 
 def test_trigger_may_only_start_executions_of_the_state_machine(synth: Synthesized) -> None:
-    statements = synth.statements_of_role("Functions/Trigger/ServiceRole")
+    statements = synth.statements_of_role("UploadTrigger/Function/ServiceRole")
 
     assert _actions(statements, "states") == {"states:StartExecution"}
     (start,) = _granting(statements, "states:StartExecution")
@@ -147,7 +147,7 @@ def test_trigger_may_only_start_executions_of_the_state_machine(synth: Synthesiz
 
 
 def test_prepare_only_validates_and_has_no_data_access(synth: Synthesized) -> None:
-    actions = _actions(synth.statements_of_role("Functions/Prepare/ServiceRole"))
+    actions = _actions(synth.statements_of_role("Workflow/PrepareFunction/ServiceRole"))
 
     assert {action.split(":")[0] for action in actions} <= {"xray"}
 

@@ -1,22 +1,34 @@
-"""The three functions: runtime, Powertools layer, tracing, logs and the environment the handlers read."""
+"""The four functions: runtime, Powertools layer, tracing, logs, and exactly the environment each handler reads."""
 
 from __future__ import annotations
 
 import importlib
+import sys
 from typing import Any
 
 import pytest
-from stack_template import Synthesized, render
 
-from tracker.settings import Settings
-from tracker.status import PollSchedule
+from tests.infra.stack_template import FUNCTION_PATHS, Synthesized, render
+from tracker.schedule import PollSchedule
+from tracker.settings import HistorySettings, PollSettings, PrepareSettings, TriggerSettings
 
-FUNCTIONS = ["Prepare", "Poll", "Trigger"]
+FUNCTIONS = list(FUNCTION_PATHS)
 POWERTOOLS_ACCOUNT = "017000801446"
+SETTINGS_READ = {
+    "Prepare": PrepareSettings,
+    "Poll": PollSettings,
+    "Trigger": TriggerSettings,
+    "JobEvents": HistorySettings,
+}
 
 
 def _function(synth: Synthesized, name: str) -> dict[str, Any]:
-    return synth.resource(f"Functions/{name}")["Properties"]
+    return synth.resource(FUNCTION_PATHS[name])["Properties"]
+
+
+def _environment(synth: Synthesized, name: str) -> dict[str, str]:
+    """The deployed environment (tokens stand in for the values CloudFormation fills in)."""
+    return {key: render(value) for key, value in _function(synth, name)["Environment"]["Variables"].items()}
 
 
 @pytest.mark.parametrize("name", FUNCTIONS)
@@ -42,30 +54,43 @@ def test_function_uses_the_public_powertools_layer_for_its_runtime_and_architect
 
 
 @pytest.mark.parametrize("name", FUNCTIONS)
-def test_function_handler_exists_in_the_lambda_code(synth: Synthesized, name: str) -> None:
+def test_function_environment_is_exactly_what_its_handler_reads(synth: Synthesized, name: str) -> None:
+    environment = _environment(synth, name)
+    model = SETTINGS_READ[name]
+
+    read = {field.alias for field in model.model_fields.values()}
+    assert {key for key in environment if not key.startswith("POWERTOOLS_")} == read
+
+
+@pytest.mark.parametrize("name", FUNCTIONS)
+def test_handler_loads_its_settings_at_cold_start_from_the_deployed_environment(
+    synth: Synthesized, name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     module_name, _, attribute = _function(synth, name)["Handler"].rpartition(".")
+    for key, value in _environment(synth, name).items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.delitem(sys.modules, module_name, raising=False)
 
-    assert callable(getattr(importlib.import_module(module_name), attribute))
+    module = importlib.import_module(module_name)
 
-
-@pytest.mark.parametrize("name", FUNCTIONS)
-def test_poll_schedule_environment_comes_from_the_settings(synth: Synthesized, name: str) -> None:
-    environment = _function(synth, name)["Environment"]["Variables"]
-    settings = synth.settings
-
-    assert environment["POLL_FIRST_WAIT_SECONDS"] == str(settings.poll_first_wait_seconds)
-    assert environment["POLL_BACKOFF_FACTOR"] == str(settings.poll_backoff_factor)
-    assert environment["POLL_MAX_WAIT_SECONDS"] == str(settings.poll_max_wait_seconds)
+    assert callable(getattr(module, attribute))
+    assert SETTINGS_READ[name].model_validate(_environment(synth, name)) == module.SETTINGS
 
 
 @pytest.mark.parametrize("name", FUNCTIONS)
-def test_function_environment_names_the_table_and_the_reference_store(synth: Synthesized, name: str) -> None:
-    environment = _function(synth, name)["Environment"]["Variables"]
+def test_handler_without_its_settings_fails_at_cold_start_naming_them(
+    synth: Synthesized, name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    module_name = _function(synth, name)["Handler"].rpartition(".")[0]
+    for key in _environment(synth, name):
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.delitem(sys.modules, module_name, raising=False)
 
-    assert environment["TABLE_NAME"] == {"Ref": synth.logical_id("Storage/History")}
-    assert environment["REFERENCE_STORE_ID"] == {
-        "Fn::GetAtt": [synth.logical_id("Storage/ReferenceStore"), "ReferenceStoreId"]
-    }
+    with pytest.raises(RuntimeError, match="invalid Lambda environment") as raised:
+        importlib.import_module(module_name)
+
+    for field in SETTINGS_READ[name].model_fields.values():
+        assert str(field.alias) in str(raised.value)
 
 
 def test_trigger_knows_the_state_machine_to_start(synth: Synthesized) -> None:
@@ -74,19 +99,27 @@ def test_trigger_knows_the_state_machine_to_start(synth: Synthesized) -> None:
     assert environment["STATE_MACHINE_ARN"] == {"Ref": synth.logical_id("Workflow/StateMachine")}
 
 
-@pytest.mark.parametrize("name", FUNCTIONS)
-def test_handlers_read_the_environment_as_the_schedule_the_stack_was_configured_with(
-    synth: Synthesized, name: str
-) -> None:
-    # Given the deployed environment (tokens stand in for the values CloudFormation fills in)
-    environment = {key: render(value) for key, value in _function(synth, name)["Environment"]["Variables"].items()}
-    # When the handler reads it
-    settings = Settings.model_validate(environment)
-    # Then it polls on the schedule the stack was synthesized with
+def test_history_functions_name_the_table_and_prepare_the_reference_store(synth: Synthesized) -> None:
+    for name in ("Poll", "JobEvents"):
+        assert _function(synth, name)["Environment"]["Variables"]["TABLE_NAME"] == {
+            "Ref": synth.logical_id("Storage/History")
+        }
+    assert _function(synth, "Prepare")["Environment"]["Variables"]["REFERENCE_STORE_ID"] == {
+        "Fn::GetAtt": [synth.logical_id("Storage/ReferenceStore"), "ReferenceStoreId"]
+    }
+
+
+def test_poll_reads_the_schedule_the_stack_was_configured_with(synth: Synthesized) -> None:
+    settings = PollSettings.model_validate(_environment(synth, "Poll"))
     configured = synth.settings
+
     assert settings.poll_schedule == PollSchedule(
-        configured.poll_first_wait_seconds, configured.poll_backoff_factor, configured.poll_max_wait_seconds
+        configured.poll_first_wait_seconds,
+        configured.poll_backoff_factor,
+        configured.poll_max_wait_seconds,
+        configured.poll_wait_with_events_seconds,
     )
+    assert settings.max_polls_per_execution == configured.max_polls_per_execution
 
 
 @pytest.mark.parametrize("name", FUNCTIONS)

@@ -6,15 +6,12 @@ import re
 from typing import Any
 
 import pytest
-from stack_template import Synthesized
 
-from tracker import errors
-from tracker.history import JobRef, Recorded
-from tracker.poll import poll_job
-from tracker.prepare import prepare_execution
-from tracker.settings import Settings
-from tracker.status import SUCCESS_STATUS, TERMINAL_STATUSES, PollSchedule, Snapshot
+from tests.infra.stack_template import Synthesized
+from tracker.contract import FATAL_POLL_ERRORS, RETRYABLE_ERRORS, SUCCESS_STATUS, TERMINAL_STATUSES, InvalidInput
+from tracker.steps import PollOutcome, StartImport
 
+RETRYABLE_NAMES = [error.__name__ for error in RETRYABLE_ERRORS]
 FAIL_STATES = {
     "JobFailed": "Job.FAILED",
     "JobCancelled": "Job.CANCELLED",
@@ -159,7 +156,7 @@ def test_only_succeed_and_fail_states_end_the_execution(synth: Synthesized) -> N
 def test_poll_retries_throttling_and_outages_with_capped_jittered_backoff(synth: Synthesized) -> None:
     poll = _states(synth)["PollJob"]
 
-    for error in errors.RETRYABLE_ERRORS:
+    for error in RETRYABLE_NAMES:
         retrier = _retry(poll, error)
         assert retrier["JitterStrategy"] == "FULL"
         assert retrier["MaxDelaySeconds"] >= retrier["IntervalSeconds"]
@@ -168,15 +165,15 @@ def test_poll_retries_throttling_and_outages_with_capped_jittered_backoff(synth:
 
 
 def test_poll_retry_names_match_the_errors_the_handlers_raise(synth: Synthesized) -> None:
-    assert set(errors.RETRYABLE_ERRORS) == {"ServiceThrottled", "ServiceUnavailable"}
+    assert set(RETRYABLE_NAMES) == {"ServiceThrottled", "ServiceUnavailable"}
     retried = {error for retrier in _states(synth)["PollJob"]["Retry"] for error in retrier["ErrorEquals"]}
-    assert retried >= set(errors.RETRYABLE_ERRORS)
+    assert retried >= set(RETRYABLE_NAMES)
 
 
 def test_fatal_poll_errors_end_the_execution_cleanly(synth: Synthesized) -> None:
     (catch,) = _states(synth)["PollJob"]["Catch"]
 
-    assert set(catch["ErrorEquals"]) == set(errors.FATAL_ERRORS)
+    assert set(catch["ErrorEquals"]) == {e.__name__ for e in FATAL_POLL_ERRORS}
     assert catch["ResultPath"] == "$.error"
     assert _states(synth)[_states(synth)[catch["Next"]]["Next"]]["Type"] == "Fail"
 
@@ -184,7 +181,7 @@ def test_fatal_poll_errors_end_the_execution_cleanly(synth: Synthesized) -> None
 def test_invalid_input_fails_in_prepare_before_anything_is_started(synth: Synthesized) -> None:
     (catch,) = _states(synth)["Prepare"]["Catch"]
 
-    assert catch["ErrorEquals"] == [errors.InvalidInput.__name__]
+    assert catch["ErrorEquals"] == [InvalidInput.__name__]
     assert _states(synth)[_states(synth)[catch["Next"]]["Next"]]["Type"] == "Fail"
 
 
@@ -247,37 +244,19 @@ def test_poll_result_replaces_only_the_poll_state(synth: Synthesized) -> None:
     assert state["Parameters"]["poll.$"] == "$.poll"
 
 
-def test_definition_reads_only_fields_prepare_produces(synth: Synthesized) -> None:
-    settings = Settings.model_validate({"TABLE_NAME": "history", "REFERENCE_STORE_ID": "1234567890"})
-    prepared = prepare_execution(
-        {"jobType": "REFERENCE_IMPORT", "sources": [{"sourceFile": "s3://b-1/a.fa"}]}, settings
-    )
+def _aliases(model: type[PollOutcome] | type[StartImport]) -> set[str]:
+    return {field.alias or name for name, field in model.model_fields.items()}
 
-    assert _paths(synth.definition, "$.start.") <= set(prepared["start"])
+
+def test_definition_reads_only_fields_prepare_produces(synth: Synthesized) -> None:
+    assert _paths(synth.definition, "$.start.") == _aliases(StartImport)
 
 
 def test_definition_reads_only_fields_the_poll_handler_returns(synth: Synthesized) -> None:
-    # Given one poll of a running job, with HealthOmics and the history store replaced by fakes
-    class Omics:
-        def get_reference_import_job(self, **request: str) -> dict[str, Any]:
-            return {"status": "IN_PROGRESS", "sources": [{"sourceFile": "s3://b-1/a.fa", "status": "IN_PROGRESS"}]}
+    read = _paths(synth.definition, "$.poll.")
 
-    class History:
-        def record(self, job: JobRef, observed: Snapshot, **kwargs: Any) -> Recorded:
-            return Recorded(observed, changed=True, version=1)
-
-    job = JobRef.from_dict({"jobType": "REFERENCE_IMPORT", "referenceStoreId": "1234567890", "jobId": "9876543210"})
-    schedule = PollSchedule(30, 1.5, 600)
-    outcome = poll_job(job, {}, Omics(), History(), schedule, execution_arn=None, max_polls=1000)  # type: ignore[arg-type]
-    # (and the poll that hands the job over to a new execution)
-    handing_over = poll_job(job, {}, Omics(), History(), schedule, execution_arn="arn:x", max_polls=1)  # type: ignore[arg-type]
-
-    # Then every $.poll field the definition reads is in the result
-    assert _paths(synth.definition, "$.poll.") <= set(outcome) | {"nextInput"}
-    assert _paths(synth.definition, "$.poll.") <= set(handing_over)
-    assert outcome["waitSeconds"] == schedule.wait_after(0, spread_key=f"{job.pk}#1")
-    assert 27 <= outcome["waitSeconds"] <= 30  # the first wait, spread by up to 10 %
-    assert (outcome["continueAsNew"], handing_over["continueAsNew"]) == (False, True)
+    assert read <= _aliases(PollOutcome)
+    assert {"waitSeconds", "jobKey", "historyVersion", "terminal", "status", "nextInput"} <= read
 
 
 # --- the state machine resource ------------------------------------------------------------------------

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from stack_template import Synthesized
-
-from tracker.history import STATUS_INDEX
+from tests.infra.stack_template import Synthesized
+from tracker.contract import Table
 
 
 def _table(synth: Synthesized) -> dict[str, Any]:
@@ -42,7 +41,7 @@ def test_history_table_keys_are_pk_and_sk(synth: Synthesized) -> None:
 def test_history_table_has_the_by_status_index_the_code_queries(synth: Synthesized) -> None:
     (index,) = _table(synth)["Properties"]["GlobalSecondaryIndexes"]
 
-    assert index["IndexName"] == STATUS_INDEX == "ByStatus"
+    assert index["IndexName"] == Table.STATUS_INDEX
     # Sparse index on the STATE items' currentStatus, newest change last.
     assert index["KeySchema"] == [
         {"AttributeName": "currentStatus", "KeyType": "HASH"},

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from tracker.errors import InvalidInput
+from tracker.contract import REFERENCE_IMPORT, InvalidInput
 from tracker.inputs import (
     REFERENCE_ENDINGS,
     REFERENCE_SUFFIXES,
@@ -18,7 +18,6 @@ from tracker.inputs import (
     parse_request,
     reference_name_for,
 )
-from tracker.job_types import JobTypeName
 
 STORE_ID = "1234567890"
 NUMERIC_JOB_ID = "9876543210"
@@ -57,7 +56,7 @@ def test_start_import_with_sources_is_accepted() -> None:
     )
 
     assert isinstance(request, StartReferenceImport)
-    assert request.job_type is JobTypeName.REFERENCE_IMPORT
+    assert request.job_type == REFERENCE_IMPORT
     assert [source.source_file for source in request.sources] == [SOURCE, "s3://omics-uploads/references/t2t.fasta.gz"]
     assert request.sources[1].name == "T2T-CHM13"
     assert request.sources[1].tags == {"project": "pangenome"}

@@ -8,9 +8,8 @@ from typing import Any
 import botocore.session
 import pytest
 
-from tracker.errors import InvalidInput
-from tracker.prepare import prepare_execution
-from tracker.settings import Settings
+from tracker.contract import InvalidInput
+from tracker.prepare import prepare_execution as prepare_model
 
 STORE_ID = "1234567890"
 OTHER_STORE_ID = "5555555555"
@@ -34,14 +33,15 @@ SOURCE_FIELDS = {_pascal(name) for name in _START_IMPORT.members["sources"].memb
 REQUIRED_SOURCE_FIELDS = {_pascal(name) for name in _START_IMPORT.members["sources"].member.required_members}
 
 
-def _settings(**overrides: str) -> Settings:
-    env = {"TABLE_NAME": "history", "REFERENCE_STORE_ID": STORE_ID, **overrides}
-    return Settings.model_validate(env)
+def prepare_execution(payload: Any, reference_store_id: str) -> dict[str, Any]:
+    """The Prepare state's output, as the state machine receives it."""
+    return prepare_model(payload, reference_store_id).to_json()
 
 
 @pytest.fixture
-def settings() -> Settings:
-    return _settings()
+def settings() -> str:
+    """The Prepare function's setting: the stack's reference store."""
+    return STORE_ID
 
 
 def _upload(sequencer: str = SEQUENCER, **extra: Any) -> dict[str, Any]:
@@ -77,7 +77,7 @@ def _console(*source_files: str, **extra: Any) -> dict[str, Any]:
     ids=["REFERENCE_IMPORT", "VARIANT_IMPORT", "READ_SET_EXPORT"],
 )
 def test_follow_request_polls_the_given_job_and_starts_nothing(
-    payload: dict[str, Any], job: dict[str, str], settings: Settings
+    payload: dict[str, Any], job: dict[str, str], settings: str
 ) -> None:
     prepared = prepare_execution(payload, settings)
 
@@ -88,7 +88,7 @@ def test_follow_request_polls_the_given_job_and_starts_nothing(
 def test_follow_request_works_without_a_configured_reference_store() -> None:
     payload = {"jobType": "VARIANT_IMPORT", "jobId": "0f0e0d0c-0b0a-4909-8807-060504030201"}
 
-    prepared = prepare_execution(payload, _settings(REFERENCE_STORE_ID=""))
+    prepared = prepare_execution(payload, "")
 
     assert "start" not in prepared
 
@@ -96,7 +96,7 @@ def test_follow_request_works_without_a_configured_reference_store() -> None:
 # --- starting an import from the console ---------------------------------------------------------------
 
 
-def test_console_request_starts_an_import_in_the_configured_store(settings: Settings) -> None:
+def test_console_request_starts_an_import_in_the_configured_store(settings: str) -> None:
     prepared = prepare_execution(_console("s3://bucket/references/hg38.fa"), settings)
 
     assert prepared["job"] == {"jobType": "REFERENCE_IMPORT", "referenceStoreId": STORE_ID}
@@ -106,7 +106,7 @@ def test_console_request_starts_an_import_in_the_configured_store(settings: Sett
     assert start["Sources"] == [{"SourceFile": "s3://bucket/references/hg38.fa", "Name": "hg38"}]
 
 
-def test_start_parameters_are_the_api_parameters_in_pascal_case_except_the_role(settings: Settings) -> None:
+def test_start_parameters_are_the_api_parameters_in_pascal_case_except_the_role(settings: str) -> None:
     start = prepare_execution(_console("s3://bucket/references/hg38.fa"), settings)["start"]
 
     # RoleArn is fixed in the state machine definition (the import role), never taken from the input.
@@ -116,7 +116,7 @@ def test_start_parameters_are_the_api_parameters_in_pascal_case_except_the_role(
         assert set(source) >= REQUIRED_SOURCE_FIELDS
 
 
-def test_console_source_details_are_passed_in_pascal_case(settings: Settings) -> None:
+def test_console_source_details_are_passed_in_pascal_case(settings: str) -> None:
     payload = {
         "jobType": "REFERENCE_IMPORT",
         "sources": [
@@ -141,14 +141,14 @@ def test_console_source_details_are_passed_in_pascal_case(settings: Settings) ->
     ]
 
 
-def test_reference_store_in_the_request_overrides_the_configured_one(settings: Settings) -> None:
+def test_reference_store_in_the_request_overrides_the_configured_one(settings: str) -> None:
     prepared = prepare_execution(_console("s3://bucket/hg38.fa", referenceStoreId=OTHER_STORE_ID), settings)
 
     assert prepared["job"]["referenceStoreId"] == OTHER_STORE_ID
     assert prepared["start"]["ReferenceStoreId"] == OTHER_STORE_ID
 
 
-def test_repeated_console_request_gets_the_same_client_token(settings: Settings) -> None:
+def test_repeated_console_request_gets_the_same_client_token(settings: str) -> None:
     # Given the same request submitted twice (a double click, a retried script)
     payload = _console("s3://bucket/references/hg38.fa", "s3://bucket/references/chm13.fa")
     # When both are prepared
@@ -171,13 +171,13 @@ def test_repeated_console_request_gets_the_same_client_token(settings: Settings)
     ],
     ids=["other file", "other store", "other name"],
 )
-def test_different_console_request_gets_a_different_client_token(other: dict[str, Any], settings: Settings) -> None:
+def test_different_console_request_gets_a_different_client_token(other: dict[str, Any], settings: str) -> None:
     base = prepare_execution(_console("s3://bucket/references/hg38.fa"), settings)["start"]["ClientToken"]
 
     assert prepare_execution(other, settings)["start"]["ClientToken"] != base
 
 
-def test_client_token_given_in_the_request_is_used(settings: Settings) -> None:
+def test_client_token_given_in_the_request_is_used(settings: str) -> None:
     prepared = prepare_execution(_console("s3://bucket/hg38.fa", clientToken="my-import-1"), settings)
 
     assert prepared["start"]["ClientToken"] == "my-import-1"
@@ -186,7 +186,7 @@ def test_client_token_given_in_the_request_is_used(settings: Settings) -> None:
 # --- an S3 upload --------------------------------------------------------------------------------------
 
 
-def test_upload_starts_an_import_of_the_uploaded_file(settings: Settings) -> None:
+def test_upload_starts_an_import_of_the_uploaded_file(settings: str) -> None:
     prepared = prepare_execution(_upload(), settings)
 
     assert prepared["job"] == {"jobType": "REFERENCE_IMPORT", "referenceStoreId": STORE_ID}
@@ -201,14 +201,14 @@ def test_upload_starts_an_import_of_the_uploaded_file(settings: Settings) -> Non
     ]
 
 
-def test_redelivered_upload_event_gets_the_same_client_token(settings: Settings) -> None:
+def test_redelivered_upload_event_gets_the_same_client_token(settings: str) -> None:
     first = prepare_execution(_upload(), settings)["start"]["ClientToken"]
     second = prepare_execution(_upload(), settings)["start"]["ClientToken"]
 
     assert first == second
 
 
-def test_new_upload_of_the_same_key_gets_a_new_client_token(settings: Settings) -> None:
+def test_new_upload_of_the_same_key_gets_a_new_client_token(settings: str) -> None:
     # Given the same key uploaded again (S3 gives the new write a later sequencer)
     first = prepare_execution(_upload(SEQUENCER), settings)["start"]["ClientToken"]
     second = prepare_execution(_upload("0062E99A88DC407461"), settings)["start"]["ClientToken"]
@@ -216,7 +216,7 @@ def test_new_upload_of_the_same_key_gets_a_new_client_token(settings: Settings) 
     assert first != second
 
 
-def test_upload_description_fits_the_api_limit(settings: Settings) -> None:
+def test_upload_description_fits_the_api_limit(settings: str) -> None:
     long_key = "references/" + "d" * 900 + ".fa"
     payload = {"jobType": "REFERENCE_IMPORT", "s3Upload": {"bucket": BUCKET, "key": long_key, "sequencer": SEQUENCER}}
 
@@ -232,10 +232,10 @@ def test_upload_description_fits_the_api_limit(settings: Settings) -> None:
 @pytest.mark.parametrize("payload", [_console("s3://bucket/hg38.fa"), _upload()], ids=["console", "upload"])
 def test_import_without_any_reference_store_is_rejected(payload: dict[str, Any]) -> None:
     with pytest.raises(InvalidInput, match=r"^referenceStoreId: required"):
-        prepare_execution(payload, _settings(REFERENCE_STORE_ID=""))
+        prepare_execution(payload, "")
 
 
-def test_invalid_input_is_rejected_before_anything_is_derived(settings: Settings) -> None:
+def test_invalid_input_is_rejected_before_anything_is_derived(settings: str) -> None:
     with pytest.raises(InvalidInput, match=r"sources\[0\]\.sourceFile"):
         prepare_execution(_console("s3://bucket/sample.bam"), settings)
 
@@ -249,7 +249,7 @@ def test_invalid_input_is_rejected_before_anything_is_derived(settings: Settings
     ],
     ids=["console", "upload", "follow"],
 )
-def test_prepared_request_is_plain_json(payload: dict[str, Any], settings: Settings) -> None:
+def test_prepared_request_is_plain_json(payload: dict[str, Any], settings: str) -> None:
     # Step Functions passes the Lambda result on as JSON: enums and models must already be plain values.
     prepared = prepare_execution(payload, settings)
 
@@ -257,7 +257,7 @@ def test_prepared_request_is_plain_json(payload: dict[str, Any], settings: Setti
     assert type(prepared["job"]["jobType"]) is str
 
 
-def test_a_handed_over_job_keeps_its_link_and_backoff(settings: Settings) -> None:
+def test_a_handed_over_job_keeps_its_link_and_backoff(settings: str) -> None:
     # Given the input a hand-over starts the next execution with
     handed_over = {
         "jobType": "VARIANT_IMPORT",
@@ -275,7 +275,7 @@ def test_a_handed_over_job_keeps_its_link_and_backoff(settings: Settings) -> Non
     }
 
 
-def test_continued_from_must_be_an_execution_arn(settings: Settings) -> None:
+def test_continued_from_must_be_an_execution_arn(settings: str) -> None:
     with pytest.raises(InvalidInput, match="continuedFrom"):
         prepare_execution(
             {

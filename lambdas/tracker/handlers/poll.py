@@ -6,31 +6,35 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from tracker.aws_clients import client
-from tracker.history import HistoryStore, JobRef
+from tracker.contract import JobRef
+from tracker.history_store import DynamoHistoryStore
 from tracker.observability import logger, metrics, tracer
+from tracker.omics_jobs import OmicsJobs
 from tracker.poll import poll_job
-from tracker.settings import get_settings
+from tracker.settings import PollSettings, load_settings
+from tracker.steps import PollCounters
+
+SETTINGS = load_settings(PollSettings)
 
 
 @logger.inject_lambda_context(correlation_id_path="executionArn")
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    settings = get_settings()
     job = JobRef.from_dict(event["job"])
     logger.append_keys(jobKey=job.pk)
     outcome = poll_job(
         job=job,
-        previous=event.get("poll") or {},
-        omics=client("omics"),
-        history=HistoryStore(client("dynamodb"), settings.table_name),
-        schedule=settings.poll_schedule,
+        previous=PollCounters.model_validate(event.get("poll") or {}),
+        jobs=OmicsJobs(client("omics")),
+        history=DynamoHistoryStore(client("dynamodb"), SETTINGS.table_name),
+        schedule=SETTINGS.poll_schedule,
         execution_arn=event.get("executionArn"),
-        max_polls=settings.max_polls_per_execution,
+        max_polls=SETTINGS.max_polls_per_execution,
     )
-    metrics.add_dimension(name="JobType", value=str(job.job_type))
+    metrics.add_dimension(name="JobType", value=job.job_type)
     metrics.add_metric(name="JobPolls", unit=MetricUnit.Count, value=1)
-    if outcome["terminal"]:
-        metrics.add_metric(name=f"Jobs{outcome['status'].title().replace('_', '')}", unit=MetricUnit.Count, value=1)
-    logger.info("Polled job", extra={"status": outcome["status"], "waitSeconds": outcome["waitSeconds"]})
-    return outcome
+    if outcome.terminal:
+        metrics.add_metric(name=f"Jobs{outcome.status.title().replace('_', '')}", unit=MetricUnit.Count, value=1)
+    logger.info("Polled job", extra={"status": outcome.status, "waitSeconds": outcome.wait_seconds})
+    return outcome.to_json()

@@ -6,11 +6,13 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from tracker.observability import logger, metrics, tracer
 from tracker.prepare import prepare_execution
-from tracker.settings import get_settings
+from tracker.settings import PrepareSettings, load_settings
+
+SETTINGS = load_settings(PrepareSettings)
 
 
 @logger.inject_lambda_context(correlation_id_path="executionArn")
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return prepare_execution(event.get("input"), get_settings())
+    return prepare_execution(event.get("input"), SETTINGS.reference_store_id).to_json()

@@ -2,18 +2,22 @@
 
 from typing import Any
 
+from aws_lambda_powertools.utilities.parser import parse
+from aws_lambda_powertools.utilities.parser.models import S3EventNotificationEventBridgeModel
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from tracker.aws_clients import client
-from tracker.inputs import parse_request
 from tracker.observability import logger, metrics, tracer
-from tracker.settings import get_settings
-from tracker.uploads import start_for_upload
+from tracker.settings import TriggerSettings, load_settings
+from tracker.trigger import start_for_upload, upload_request
+
+SETTINGS = load_settings(TriggerSettings)
 
 
-@logger.inject_lambda_context(correlation_id_path="s3Upload.sequencer")
+@logger.inject_lambda_context(correlation_id_path="detail.object.sequencer")
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    parse_request(event)  # fail here, where EventBridge retries and dead-letters, not in a new execution
-    return start_for_upload(client("stepfunctions"), get_settings().state_machine_arn, event)
+    # A bad upload fails here, where EventBridge retries and dead-letters, not in a new execution.
+    request = upload_request(parse(event=event, model=S3EventNotificationEventBridgeModel))
+    return start_for_upload(client("stepfunctions"), SETTINGS.state_machine_arn, request)

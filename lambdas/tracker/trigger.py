@@ -7,6 +7,10 @@ import json
 import re
 from typing import Any
 
+from aws_lambda_powertools.utilities.parser.models import S3EventNotificationEventBridgeModel
+
+from tracker.contract import REFERENCE_IMPORT
+from tracker.inputs import TrackUpload, parse_request
 from tracker.observability import logger
 
 # Step Functions advises only these characters when CloudWatch logging is on (it is).
@@ -23,10 +27,22 @@ def execution_name(bucket: str, key: str, sequencer: str) -> str:
     return f"{stem[:room]}-{digest}"
 
 
-def start_for_upload(sfn: Any, state_machine_arn: str, execution_input: dict[str, Any]) -> dict[str, Any]:
+def upload_request(event: S3EventNotificationEventBridgeModel) -> TrackUpload:
+    """The execution input for an S3 ``Object Created`` event, validated as the state machine will."""
+    s3_object = event.detail.object
+    upload = {"bucket": event.detail.bucket.name, "key": s3_object.key, "sequencer": s3_object.sequencer}
+    if s3_object.etag:
+        upload["etag"] = s3_object.etag
+    request = parse_request({"jobType": REFERENCE_IMPORT, "s3Upload": upload})
+    assert isinstance(request, TrackUpload)  # the s3Upload shape parses as nothing else
+    return request
+
+
+def start_for_upload(sfn: Any, state_machine_arn: str, request: TrackUpload) -> dict[str, Any]:
     """Start the execution for an upload; a redelivered event finds its execution and starts nothing."""
-    upload = execution_input["s3Upload"]
-    name = execution_name(upload["bucket"], upload["key"], upload["sequencer"])
+    upload = request.s3_upload
+    name = execution_name(upload.bucket, upload.key, upload.sequencer)
+    execution_input = request.model_dump(by_alias=True, exclude_none=True)
     try:
         response = sfn.start_execution(stateMachineArn=state_machine_arn, name=name, input=json.dumps(execution_input))
     except sfn.exceptions.ExecutionAlreadyExists:

@@ -4,18 +4,22 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 
 import boto3
 import pytest
+from aws_lambda_powertools.utilities.parser.models import S3EventNotificationEventBridgeModel
 from botocore.stub import Stubber
 
-from tracker.uploads import execution_name, start_for_upload
+from tracker.inputs import TrackUpload, parse_request
+from tracker.trigger import execution_name, start_for_upload, upload_request
 
 BUCKET = "omics-uploads-111122223333"
 KEY = "references/GRCh38/hg38.fa.gz"
 SEQUENCER = "0062E99A88DC407460"
 STATE_MACHINE_ARN = "arn:aws:states:us-east-1:111122223333:stateMachine:Tracker"
 # Step Functions: 1-80 characters; letters, digits, '-' and '_' are always safe; '.' is allowed.
+EVENTS = Path(__file__).resolve().parent.parent / "events"
 SAFE_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,80}$")
 
 ODD_KEYS = [
@@ -88,6 +92,12 @@ def _upload_input() -> dict[str, object]:
     }
 
 
+def _request() -> TrackUpload:
+    request = parse_request(_upload_input())
+    assert isinstance(request, TrackUpload)
+    return request
+
+
 def test_upload_starts_one_named_execution_with_the_input_unchanged(sfn: object) -> None:
     execution_input = _upload_input()
     name = execution_name(BUCKET, KEY, SEQUENCER)
@@ -99,7 +109,7 @@ def test_upload_starts_one_named_execution_with_the_input_unchanged(sfn: object)
             {"stateMachineArn": STATE_MACHINE_ARN, "name": name, "input": json.dumps(execution_input)},
         )
 
-        result = start_for_upload(sfn, STATE_MACHINE_ARN, execution_input)
+        result = start_for_upload(sfn, STATE_MACHINE_ARN, _request())
 
         stub.assert_no_pending_responses()
     assert result == {"executionName": name, "executionArn": arn, "started": True}
@@ -109,6 +119,26 @@ def test_redelivered_upload_event_starts_nothing(sfn: object) -> None:
     with Stubber(sfn) as stub:
         stub.add_client_error("start_execution", service_error_code="ExecutionAlreadyExists", http_status_code=400)
 
-        result = start_for_upload(sfn, STATE_MACHINE_ARN, _upload_input())
+        result = start_for_upload(sfn, STATE_MACHINE_ARN, _request())
 
     assert result == {"executionName": execution_name(BUCKET, KEY, SEQUENCER), "started": False}
+
+
+# --- upload_request: the S3 Object Created event, as S3 sends it to EventBridge ---------------------
+
+
+def test_object_created_event_becomes_a_reference_import_upload_input() -> None:
+    # Given an Object Created event as S3 sends it (S3 user guide, "EventBridge event message structure")
+    event = json.loads((EVENTS / "s3_object_created.json").read_text())
+    # When the trigger reads it
+    request = upload_request(S3EventNotificationEventBridgeModel.model_validate(event))
+    # Then the execution input names the bucket, key, sequencer and etag of the upload
+    assert request.model_dump(by_alias=True, exclude_none=True) == {
+        "jobType": "REFERENCE_IMPORT",
+        "s3Upload": {
+            "bucket": "omics-uploads",
+            "key": "references/GRCh38/hg38.fa.gz",
+            "sequencer": "617f08299329d189",
+            "etag": "b1946ac92492d2347c6235b4d2611184",
+        },
+    }

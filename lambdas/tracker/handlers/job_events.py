@@ -6,18 +6,21 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from tracker.aws_clients import client
-from tracker.history import HistoryStore
+from tracker.history_store import DynamoHistoryStore
 from tracker.job_events import record_event
 from tracker.observability import logger, metrics, tracer
-from tracker.settings import get_settings
+from tracker.omics_jobs import OmicsJobs
+from tracker.settings import HistorySettings, load_settings
+
+SETTINGS = load_settings(HistorySettings)
 
 
 @logger.inject_lambda_context(correlation_id_path="id")
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    history = HistoryStore(client("dynamodb"), get_settings().table_name)
-    outcome = record_event(event, history, client("omics"), client("stepfunctions"))
+    history = DynamoHistoryStore(client("dynamodb"), SETTINGS.table_name)
+    outcome = record_event(event, history, OmicsJobs(client("omics")), client("stepfunctions"))
     metrics.add_metric(name=f"JobEvents{outcome.result.title()}", unit=MetricUnit.Count, value=1)
     logger.info(
         "Job event", extra={"result": outcome.result, "reason": outcome.reason, "detailType": event.get("detail-type")}

@@ -1,4 +1,4 @@
-"""The job-type table, checked against the HealthOmics API model that ships with botocore (no AWS calls)."""
+"""The contract's job-type table, checked against the HealthOmics API model that ships with botocore (no AWS calls)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import botocore.session
 import pytest
 from botocore import xform_name
 
-from tracker.job_types import JOB_TYPES, JobTypeName, job_type
+from tracker.contract import JOB_TYPES
 
 OMICS = botocore.session.get_session().get_service_model("omics")
 STORE_ID = "1234567890"
@@ -16,52 +16,55 @@ NUMERIC_JOB_ID = "9876543210"
 UUID_JOB_ID = "0f0e0d0c-0b0a-4909-8807-060504030201"
 
 
-def _operation(spec_name: JobTypeName) -> Any:
-    method = JOB_TYPES[spec_name].get_operation
-    names = {xform_name(name): name for name in OMICS.operation_names}
-    assert method in names, f"{method} is not an omics client method"
-    return OMICS.operation_model(names[method])
+def _operation(spec_name: str) -> Any:
+    operation = JOB_TYPES[spec_name].get_operation
+    assert operation in OMICS.operation_names, f"{operation} is not a HealthOmics operation"
+    return OMICS.operation_model(operation)
 
 
-def test_every_job_type_has_exactly_one_table_entry() -> None:
-    assert set(JOB_TYPES) == set(JobTypeName)
+def test_every_job_type_is_keyed_by_its_name() -> None:
     for name, spec in JOB_TYPES.items():
-        assert spec.name is name
+        assert spec.name == name
 
 
-def test_job_type_looks_up_by_name() -> None:
-    assert job_type("VARIANT_IMPORT") is JOB_TYPES[JobTypeName.VARIANT_IMPORT]
+@pytest.mark.parametrize("name", list(JOB_TYPES))
+def test_client_method_and_iam_action_are_named_for_the_get_operation(name: str) -> None:
+    spec = JOB_TYPES[name]
+
+    assert spec.client_method == xform_name(spec.get_operation)
+    assert spec.iam_action == f"omics:{spec.get_operation}"
 
 
-def test_job_type_rejects_unknown_names() -> None:
-    with pytest.raises(ValueError, match="RUN"):
-        job_type("RUN")
+def test_each_job_type_has_its_own_event_detail_type() -> None:
+    detail_types = [spec.event_detail_type for spec in JOB_TYPES.values()]
+
+    assert len(set(detail_types)) == len(detail_types)
 
 
 @pytest.mark.parametrize(
     ("name", "ids", "request_params"),
     [
         (
-            JobTypeName.REFERENCE_IMPORT,
+            "REFERENCE_IMPORT",
             {"referenceStoreId": STORE_ID, "jobId": NUMERIC_JOB_ID},
             {"referenceStoreId": STORE_ID, "id": NUMERIC_JOB_ID},
         ),
-        (JobTypeName.VARIANT_IMPORT, {"jobId": UUID_JOB_ID}, {"jobId": UUID_JOB_ID}),
+        ("VARIANT_IMPORT", {"jobId": UUID_JOB_ID}, {"jobId": UUID_JOB_ID}),
         (
-            JobTypeName.READ_SET_EXPORT,
+            "READ_SET_EXPORT",
             {"sequenceStoreId": STORE_ID, "jobId": NUMERIC_JOB_ID},
             {"sequenceStoreId": STORE_ID, "id": NUMERIC_JOB_ID},
         ),
     ],
 )
 def test_get_request_maps_tracker_ids_to_api_parameter_names(
-    name: JobTypeName, ids: dict[str, str], request_params: dict[str, str]
+    name: str, ids: dict[str, str], request_params: dict[str, str]
 ) -> None:
     assert JOB_TYPES[name].get_request(ids) == request_params
 
 
-@pytest.mark.parametrize("name", list(JobTypeName))
-def test_get_request_has_exactly_the_required_parameters_of_the_get_operation(name: JobTypeName) -> None:
+@pytest.mark.parametrize("name", list(JOB_TYPES))
+def test_get_request_has_exactly_the_required_parameters_of_the_get_operation(name: str) -> None:
     spec = JOB_TYPES[name]
     ids = {field.name: field.example for field in spec.ids}
 
@@ -70,13 +73,13 @@ def test_get_request_has_exactly_the_required_parameters_of_the_get_operation(na
     assert set(request) == set(_operation(name).input_shape.required_members)
 
 
-@pytest.mark.parametrize("name", list(JobTypeName))
-def test_job_id_is_the_last_id_so_keys_read_store_then_job(name: JobTypeName) -> None:
+@pytest.mark.parametrize("name", list(JOB_TYPES))
+def test_job_id_is_the_last_id_so_keys_read_store_then_job(name: str) -> None:
     assert JOB_TYPES[name].id_names[-1] == "jobId"
 
 
-@pytest.mark.parametrize("name", list(JobTypeName))
-def test_example_ids_match_their_patterns_and_the_api_pattern(name: JobTypeName) -> None:
+@pytest.mark.parametrize("name", list(JOB_TYPES))
+def test_example_ids_match_their_patterns_and_the_api_pattern(name: str) -> None:
     input_shape = _operation(name).input_shape
     for field in JOB_TYPES[name].ids:
         assert field.pattern.match(field.example), field
@@ -84,22 +87,24 @@ def test_example_ids_match_their_patterns_and_the_api_pattern(name: JobTypeName)
         assert api.get("min", 0) <= len(field.example) <= api.get("max", 10**6), field
 
 
-@pytest.mark.parametrize("name", list(JobTypeName))
-def test_statuses_are_exactly_the_job_status_enum_of_the_api(name: JobTypeName) -> None:
+@pytest.mark.parametrize("name", list(JOB_TYPES))
+def test_statuses_are_exactly_the_job_status_enum_of_the_api(name: str) -> None:
     status_shape = _operation(name).output_shape.members["status"]
 
     assert JOB_TYPES[name].statuses == frozenset(status_shape.enum)
 
 
-@pytest.mark.parametrize("name", list(JobTypeName))
-def test_item_fields_exist_in_the_get_response(name: JobTypeName) -> None:
+@pytest.mark.parametrize("name", list(JOB_TYPES))
+def test_item_fields_exist_in_the_get_response(name: str) -> None:
     spec = JOB_TYPES[name]
     output = _operation(name).output_shape
 
     assert spec.items_field in output.members
-    item_members = output.members[spec.items_field].member.members
-    assert spec.item_key_field in item_members
-    assert spec.item_status_field in item_members
+    item = output.members[spec.items_field].member
+    for part in spec.item_key_path.split("."):
+        assert part in item.members, spec.item_key_path
+        item = item.members[part]
+    assert spec.item_status_field in output.members[spec.items_field].member.members
 
 
 def test_items_from_reference_import_keys_sources_by_source_file() -> None:
@@ -113,7 +118,7 @@ def test_items_from_reference_import_keys_sources_by_source_file() -> None:
         ],
     }
 
-    assert JOB_TYPES[JobTypeName.REFERENCE_IMPORT].items_from(response) == {
+    assert JOB_TYPES["REFERENCE_IMPORT"].items_from(response) == {
         "s3://uploads/references/hg38.fa": "FINISHED",
         "s3://uploads/references/t2t.fa.gz": "IN_PROGRESS",
     }
@@ -130,7 +135,7 @@ def test_items_from_variant_import_keys_items_by_source_and_reads_job_status() -
         ],
     }
 
-    assert JOB_TYPES[JobTypeName.VARIANT_IMPORT].items_from(response) == {
+    assert JOB_TYPES["VARIANT_IMPORT"].items_from(response) == {
         "s3://vcfs/a.vcf.gz": "COMPLETED",
         "s3://vcfs/b.vcf.gz": "FAILED",
     }
@@ -145,7 +150,7 @@ def test_items_from_read_set_export_keys_read_sets_by_id() -> None:
         "readSets": [{"id": "1111111111", "status": "FINISHED"}, {"id": "2222222222", "status": "FAILED"}],
     }
 
-    assert JOB_TYPES[JobTypeName.READ_SET_EXPORT].items_from(response) == {
+    assert JOB_TYPES["READ_SET_EXPORT"].items_from(response) == {
         "1111111111": "FINISHED",
         "2222222222": "FAILED",
     }
@@ -153,7 +158,7 @@ def test_items_from_read_set_export_keys_read_sets_by_id() -> None:
 
 @pytest.mark.parametrize("response", [{"status": "SUBMITTED"}, {"status": "SUBMITTED", "sources": None}])
 def test_items_from_a_response_without_items_is_empty(response: dict[str, Any]) -> None:
-    assert JOB_TYPES[JobTypeName.REFERENCE_IMPORT].items_from(response) == {}
+    assert JOB_TYPES["REFERENCE_IMPORT"].items_from(response) == {}
 
 
 def test_items_from_skips_items_without_key_or_status() -> None:
@@ -167,6 +172,6 @@ def test_items_from_skips_items_without_key_or_status() -> None:
         ],
     }
 
-    assert JOB_TYPES[JobTypeName.REFERENCE_IMPORT].items_from(response) == {
+    assert JOB_TYPES["REFERENCE_IMPORT"].items_from(response) == {
         "s3://uploads/references/b.fa": "NOT_STARTED"
     }

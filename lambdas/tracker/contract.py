@@ -1,0 +1,264 @@
+"""The tracker's contract, defined once: job types, the history table's layout, error names, defaults.
+
+Standard library only, so that every part imports this one module: the Lambda handlers (it ships in
+their asset), the CDK app (the state machine's paths, the IAM grants, the event rule), the local
+cloud (the simulator) and the command-line tool. Adding a job type is adding one entry to JOB_TYPES.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+# ---- Job types ------------------------------------------------------------------------------
+
+NUMERIC_ID = re.compile(r"^[0-9]{10,36}$")
+UUID_ID = re.compile(r"^[a-f0-9]{8}-[a-f0-9]{4}-[a-f0-9]{4}-[a-f0-9]{4}-[a-f0-9]{12}$")
+
+# Statuses of the store jobs (botocore omics model); variant imports have no CANCELLING.
+STORE_JOB_STATUSES = frozenset(
+    {"SUBMITTED", "IN_PROGRESS", "CANCELLING", "CANCELLED", "FAILED", "COMPLETED", "COMPLETED_WITH_FAILURES"}
+)
+VARIANT_JOB_STATUSES = STORE_JOB_STATUSES - {"CANCELLING"}
+TERMINAL_STATUSES = frozenset({"COMPLETED", "COMPLETED_WITH_FAILURES", "FAILED", "CANCELLED"})
+SUCCESS_STATUS = "COMPLETED"
+
+EVENT_SOURCE = "aws.omics"
+
+
+@dataclass(frozen=True)
+class IdField:
+    """One id a job is addressed by: its name in the tracker's input, in the Get request and in events."""
+
+    name: str
+    api_param: str
+    pattern: re.Pattern[str]
+    example: str
+    event_field: str
+
+
+@dataclass(frozen=True)
+class JobType:
+    name: str
+    get_operation: str  # HealthOmics API operation, e.g. GetReferenceImportJob
+    ids: tuple[IdField, ...]  # the job id is last: keys read "store#job"
+    items_field: str  # the list of per-source / per-item results in the Get response
+    item_key_path: str  # dotted path to an item's identity (source file, read set id)
+    item_status_field: str
+    event_detail_type: str  # the aws.omics EventBridge detail-type of its status changes
+    statuses: frozenset[str]
+    # The ARN resource the Get operation is authorised on ("*": no resource-level permissions).
+    # ``{id name}`` placeholders are filled with what the stack knows, the rest with "*".
+    iam_resource: str
+
+    @property
+    def id_names(self) -> tuple[str, ...]:
+        return tuple(field.name for field in self.ids)
+
+    @property
+    def iam_action(self) -> str:
+        return f"omics:{self.get_operation}"
+
+    @property
+    def client_method(self) -> str:
+        """The boto3 method: GetReferenceImportJob -> get_reference_import_job."""
+        return re.sub(r"(?<!^)(?=[A-Z])", "_", self.get_operation).lower()
+
+    def get_request(self, ids: dict[str, str]) -> dict[str, str]:
+        return {field.api_param: ids[field.name] for field in self.ids}
+
+    def item_key(self, item: dict[str, Any]) -> str | None:
+        value: Any = item
+        for part in self.item_key_path.split("."):
+            value = value.get(part) if isinstance(value, dict) else None
+        return str(value) if value else None
+
+    def items_from(self, response: dict[str, Any]) -> dict[str, str]:
+        """Per-item statuses keyed by the item's identity."""
+        items = {}
+        for item in response.get(self.items_field) or []:
+            key, status = self.item_key(item), item.get(self.item_status_field)
+            if key and status:
+                items[key] = str(status)
+        return items
+
+
+REFERENCE_IMPORT = "REFERENCE_IMPORT"
+VARIANT_IMPORT = "VARIANT_IMPORT"
+READ_SET_EXPORT = "READ_SET_EXPORT"
+
+JOB_TYPES: dict[str, JobType] = {
+    REFERENCE_IMPORT: JobType(
+        name=REFERENCE_IMPORT,
+        get_operation="GetReferenceImportJob",
+        ids=(
+            IdField("referenceStoreId", "referenceStoreId", NUMERIC_ID, "1234567890", "referenceStoreId"),
+            IdField("jobId", "id", NUMERIC_ID, "9876543210", "id"),
+        ),
+        items_field="sources",
+        item_key_path="sourceFile",
+        item_status_field="status",
+        event_detail_type="Reference Import Job Status Change",
+        statuses=STORE_JOB_STATUSES,
+        iam_resource="referenceStore/{referenceStoreId}",
+    ),
+    VARIANT_IMPORT: JobType(
+        name=VARIANT_IMPORT,
+        get_operation="GetVariantImportJob",
+        ids=(IdField("jobId", "jobId", UUID_ID, "0f0e0d0c-0b0a-4909-8807-060504030201", "jobId"),),
+        items_field="items",
+        item_key_path="source",
+        item_status_field="jobStatus",
+        event_detail_type="Variant Import Job Status Change",
+        statuses=VARIANT_JOB_STATUSES,
+        iam_resource="*",
+    ),
+    READ_SET_EXPORT: JobType(
+        name=READ_SET_EXPORT,
+        get_operation="GetReadSetExportJob",
+        ids=(
+            IdField("sequenceStoreId", "sequenceStoreId", NUMERIC_ID, "1234567890", "sequenceStoreId"),
+            IdField("jobId", "id", NUMERIC_ID, "9876543210", "id"),
+        ),
+        items_field="readSets",
+        item_key_path="id",
+        item_status_field="status",
+        event_detail_type="Read Set Export Job Status Change",
+        statuses=STORE_JOB_STATUSES,
+        iam_resource="sequenceStore/{sequenceStoreId}",
+    ),
+}
+
+# Every id any job type takes, in a stable order (the inputs accept each of them by name).
+ALL_ID_NAMES: tuple[str, ...] = tuple(dict.fromkeys(field.name for spec in JOB_TYPES.values() for field in spec.ids))
+
+
+def job_type_for_event(detail_type: str) -> JobType | None:
+    return next((spec for spec in JOB_TYPES.values() if spec.event_detail_type == detail_type), None)
+
+
+# ---- The history table --------------------------------------------------------------------
+
+
+class Table:
+    """Key and attribute names of the status history table (README "Status history table")."""
+
+    PK = "pk"
+    SK = "sk"
+    STATE_SK = "STATE"
+    EVENT_SK_PREFIX = "EVENT#"
+    JOB_PK_PREFIX = "JOB"
+    # STATE item attributes the state machine reads or writes itself (WaitForChangeOrTimeout).
+    VERSION = "version"
+    TERMINAL = "terminal"
+    WAIT_TOKEN = "waitToken"
+    # The sparse index that lists jobs (STATE items only) by status and time of the last change.
+    STATUS_INDEX = "ByStatus"
+    STATUS_INDEX_PK = "currentStatus"
+    STATUS_INDEX_SK = "lastChangedAt"
+
+
+@dataclass(frozen=True)
+class JobRef:
+    """A job as the tracker addresses it: its type and its ids (by the tracker's id names)."""
+
+    job_type: str
+    ids: dict[str, str]
+
+    @classmethod
+    def from_dict(cls, payload: dict[str, Any]) -> JobRef:
+        spec = JOB_TYPES[str(payload["jobType"])]
+        return cls(spec.name, {name: str(payload[name]) for name in spec.id_names})
+
+    @property
+    def spec(self) -> JobType:
+        return JOB_TYPES[self.job_type]
+
+    @property
+    def pk(self) -> str:
+        return "#".join([Table.JOB_PK_PREFIX, self.job_type, *(self.ids[name] for name in self.spec.id_names)])
+
+    def to_dict(self) -> dict[str, str]:
+        return {"jobType": self.job_type, **self.ids}
+
+
+# ---- Errors ---------------------------------------------------------------------------------
+# The class name is the error name Step Functions sees (Lambda reports ``errorType``), so the state
+# machine's Retry and Catch match on these names.
+
+
+class TrackerError(Exception):
+    """Base class: a failure the state machine knows how to route."""
+
+
+class InvalidInput(TrackerError):
+    """The execution input is not one of the documented shapes."""
+
+
+class JobNotFound(TrackerError):
+    """HealthOmics has no such job (ResourceNotFoundException)."""
+
+
+class AccessDenied(TrackerError):
+    """The tracker's role may not read the job (AccessDeniedException)."""
+
+
+class RequestRejected(TrackerError):
+    """HealthOmics rejected the request as malformed (ValidationException)."""
+
+
+class ServiceThrottled(TrackerError):
+    """HealthOmics throttled the call; retried by the state machine with backoff and jitter."""
+
+
+class ServiceUnavailable(TrackerError):
+    """HealthOmics or DynamoDB failed or timed out; retried by the state machine with backoff and jitter."""
+
+
+RETRYABLE_ERRORS: tuple[type[TrackerError], ...] = (ServiceThrottled, ServiceUnavailable)
+FATAL_POLL_ERRORS: tuple[type[TrackerError], ...] = (JobNotFound, AccessDenied, RequestRejected)
+
+
+# ---- Reference files --------------------------------------------------------------------------
+
+# HealthOmics reference file endings (docs: manage-reference-store), each also bgzipped (.gz).
+REFERENCE_ENDINGS = (".fasta", ".fa", ".fas", ".fsa", ".faa", ".fna", ".ffn", ".frn", ".mpfa", ".seq", ".txt")
+# EventBridge wildcards are case-sensitive: an ending is matched in lower or in upper case.
+REFERENCE_SUFFIXES = tuple(
+    f"{case(ending)}{case(gz)}" for case in (str.lower, str.upper) for ending in REFERENCE_ENDINGS for gz in ("", ".gz")
+)
+
+
+# ---- Lambda environment and defaults --------------------------------------------------------
+
+SERVICE_NAME = "omics-job-tracker"  # Powertools service name of every function
+METRICS_NAMESPACE = "OmicsJobTracker"  # CloudWatch namespace of the handlers' metrics
+
+
+class Env:
+    """Environment variables the stack sets and the handlers read."""
+
+    TABLE_NAME = "TABLE_NAME"
+    REFERENCE_STORE_ID = "REFERENCE_STORE_ID"
+    STATE_MACHINE_ARN = "STATE_MACHINE_ARN"
+    POLL_FIRST_WAIT_SECONDS = "POLL_FIRST_WAIT_SECONDS"
+    POLL_BACKOFF_FACTOR = "POLL_BACKOFF_FACTOR"
+    POLL_MAX_WAIT_SECONDS = "POLL_MAX_WAIT_SECONDS"
+    POLL_WAIT_WITH_EVENTS_SECONDS = "POLL_WAIT_WITH_EVENTS_SECONDS"
+    MAX_POLLS_PER_EXECUTION = "MAX_POLLS_PER_EXECUTION"
+
+
+@dataclass(frozen=True)
+class Defaults:
+    """Defaults of the cdk.json context keys that the handlers also see (README "Configuration")."""
+
+    poll_first_wait_seconds: int = 30
+    poll_backoff_factor: float = 2.0
+    poll_max_wait_seconds: int = 600
+    poll_wait_with_events_seconds: int = 3600
+    max_polls_per_execution: int = 300
+    execution_timeout_days: int = 14
+
+
+DEFAULTS = Defaults()
