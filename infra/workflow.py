@@ -201,7 +201,9 @@ class TrackerWorkflow(Construct):
                 retry_on_service_exceptions=False,
             )
         )
-        prepare.add_catch(self._handler_error_end("InputRejected"), errors=[InvalidInput.__name__], result_path="$.error")
+        prepare.add_catch(
+            self._handler_error_end("InputRejected"), errors=[InvalidInput.__name__], result_path="$.error"
+        )
         return prepare
 
     def _start_import(self) -> sfn.TaskStateBase:
@@ -361,4 +363,3 @@ class TrackerWorkflow(Construct):
         return describe.next(
             sfn.Fail(self, name, error_path="$.failure.Error", cause_path="$.failure.Cause.errorMessage")
         )
-

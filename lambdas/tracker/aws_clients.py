@@ -17,4 +17,3 @@ _DEFAULT_CONFIG = Config(retries={"mode": "standard", "max_attempts": 5}, connec
 @cache
 def client(service: str) -> Any:
     return boto3.client(service, config=_OMICS_CONFIG if service == "omics" else _DEFAULT_CONFIG)
-

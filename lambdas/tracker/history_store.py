@@ -50,7 +50,9 @@ class DynamoHistoryStore:
         state = _from_item(response["Item"])
         return JobState(
             snapshot=Snapshot(
-                status=state["status"], status_message=state.get("statusMessage", ""), items=dict(state.get("items", {}))
+                status=state["status"],
+                status_message=state.get("statusMessage", ""),
+                items=dict(state.get("items", {})),
             ),
             version=int(state[Table.VERSION]),
             events_seen="lastEventAt" in state,

@@ -15,7 +15,14 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from tracker.contract import JOB_TYPES, NUMERIC_ID, REFERENCE_ENDINGS, REFERENCE_IMPORT, REFERENCE_SUFFIXES, InvalidInput
+from tracker.contract import (
+    JOB_TYPES,
+    NUMERIC_ID,
+    REFERENCE_ENDINGS,
+    REFERENCE_IMPORT,
+    REFERENCE_SUFFIXES,
+    InvalidInput,
+)
 
 _S3_URI = re.compile(r"^s3://([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])/(.{1,1024})$")
 _REFERENCE_NAME_MAX = 255
@@ -160,7 +167,9 @@ class FollowJob(_Strict):
                 problems.append(f"{field.name}: '{value}' does not match {field.pattern.pattern}")
         for name in given:
             if name not in spec.id_names:
-                problems.append(f"{name}: not used by {self.job_type} jobs" if name in known else f"{name}: unknown field")
+                problems.append(
+                    f"{name}: not used by {self.job_type} jobs" if name in known else f"{name}: unknown field"
+                )
         if problems:
             raise ValueError("; ".join(problems))
         return self

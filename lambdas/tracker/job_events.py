@@ -29,7 +29,7 @@ class JobStatusDetail(BaseModel):
     model_config = ConfigDict(extra="allow")
 
     status: str
-    statusMessage: str | None = None  # noqa: N815 - the event's own field name
+    statusMessage: str | None = None
 
 
 class JobStatusEvent(EventBridgeModel):

@@ -7,7 +7,12 @@ import json
 import re
 from typing import Any
 
-from aws_lambda_powertools.utilities.parser.models import S3EventNotificationEventBridgeModel
+from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
+from aws_lambda_powertools.utilities.parser.models.s3 import (
+    S3EventNotificationEventBridgeBucketModel,
+    S3EventNotificationObjectModel,
+)
+from pydantic import BaseModel
 
 from tracker.contract import REFERENCE_IMPORT
 from tracker.inputs import TrackUpload, parse_request
@@ -27,7 +32,22 @@ def execution_name(bucket: str, key: str, sequencer: str) -> str:
     return f"{stem[:room]}-{digest}"
 
 
-def upload_request(event: S3EventNotificationEventBridgeModel) -> TrackUpload:
+class ObjectCreatedDetail(BaseModel):
+    """What the trigger reads of an S3 ``Object Created`` event: Powertools' bucket and object models.
+
+    Powertools' full detail model also requires ``request-id`` and ``requester``, which the tracker
+    does not use; an event without them is still an upload to import.
+    """
+
+    bucket: S3EventNotificationEventBridgeBucketModel
+    object: S3EventNotificationObjectModel
+
+
+class ObjectCreatedEvent(EventBridgeModel):
+    detail: ObjectCreatedDetail
+
+
+def upload_request(event: ObjectCreatedEvent) -> TrackUpload:
     """The execution input for an S3 ``Object Created`` event, validated as the state machine will."""
     s3_object = event.detail.object
     upload = {"bucket": event.detail.bucket.name, "key": s3_object.key, "sequencer": s3_object.sequencer}

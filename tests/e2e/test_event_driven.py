@@ -1,7 +1,7 @@
 """Waiting for an event or the next poll, whichever comes first (the synthesized state machine, real handlers).
 
 The local cloud delivers HealthOmics' aws.omics status events at the simulated moment each status
-change happens; the waiting execution parks a task token with the job, which the JobEvent function
+change happens; the waiting execution parks a task token with the job, which the JobEvents function
 answers when it records the change.
 """
 
@@ -100,7 +100,9 @@ def test_failed_job_ends_the_execution_in_failure_when_its_event_arrives(cloud: 
 def test_event_recorded_before_the_wait_parks_makes_the_execution_poll_at_once(cloud: LocalCloud) -> None:
     # Given an event recorded after a poll but before the wait writes its token (simulated by
     # recording the change the moment the poll returns)
-    from tracker.history import HistoryStore, JobRef
+    from tracker.contract import JobRef
+    from tracker.history import ObservedBy, record
+    from tracker.history_store import DynamoHistoryStore
     from tracker.status import Snapshot
 
     cloud.omics.event_delivery = "none"
@@ -110,9 +112,9 @@ def test_event_recorded_before_the_wait_parks_makes_the_execution_poll_at_once(c
 
     def invoke_then_record(function: Any, event: Any) -> tuple[str, bool, str]:
         result = original(function, event)
-        if "FunctionsPoll" in function.function_name and not recorded_early:
-            store = HistoryStore(__import__("boto3").client("dynamodb", region_name="us-east-1"), cloud.table)
-            store.record(JobRef.from_dict(ref), Snapshot("IN_PROGRESS"), "event")
+        if "PollFunction" in function.function_name and not recorded_early:
+            store = DynamoHistoryStore(__import__("boto3").client("dynamodb", region_name="us-east-1"), cloud.table)
+            record(store, JobRef.from_dict(ref), Snapshot("IN_PROGRESS"), ObservedBy.EVENT)
             recorded_early.append(True)
         return result
 
@@ -155,7 +157,7 @@ def test_event_after_the_poll_recorded_the_change_writes_nothing_and_wakes_no_on
     for status in ("IN_PROGRESS", "COMPLETED"):
         cloud.publish(cloud.omics.status_event(job, status))
 
-    # Then they are handled (the JobEvent function ran) and change nothing
+    # Then they are handled (the JobEvents function ran) and change nothing
     assert len(cloud.lambdas.invocations) == invocations + 2
     assert [(status, by) for status, by, _ in _entries(cloud, ref)] == [
         ("SUBMITTED", "poll"),

@@ -1,4 +1,4 @@
-"""aws.omics status events through the real EventBridge rule and JobEvent handler, on the local cloud.
+"""aws.omics status events through the real EventBridge rule and JobEvents handler, on the local cloud.
 
 Events are best effort: lost, duplicated, late, out of order, or about jobs nobody follows. The
 history must never gain a duplicate, regress or reorder, and the handler must never fail.
@@ -19,13 +19,16 @@ pytestmark = pytest.mark.e2e
 
 def _tracked_export(cloud: LocalCloud) -> tuple[Job, dict[str, str]]:
     """A read-set export the tracker follows: its first poll has recorded SUBMITTED."""
-    from tracker.history import HistoryStore, JobRef
+    from tracker.contract import JobRef
+    from tracker.history import ObservedBy, record
+    from tracker.history_store import DynamoHistoryStore
     from tracker.status import Snapshot
 
     job = cloud.omics.add_job("READ_SET_EXPORT", Timeline.ending(), store_id="2222222222", items=["3333333333"])
     ref = {"jobType": "READ_SET_EXPORT", "sequenceStoreId": "2222222222", "jobId": job.job_id}
-    store = HistoryStore(boto3.client("dynamodb", region_name="us-east-1"), cloud.table)
-    store.record(JobRef.from_dict(ref), Snapshot("SUBMITTED", items={"3333333333": "NOT_STARTED"}), "poll", "arn:poll")
+    store = DynamoHistoryStore(boto3.client("dynamodb", region_name="us-east-1"), cloud.table)
+    submitted = Snapshot("SUBMITTED", items={"3333333333": "NOT_STARTED"})
+    record(store, JobRef.from_dict(ref), submitted, ObservedBy.POLL, "arn:poll")
     return job, ref
 
 
@@ -46,7 +49,7 @@ def test_event_for_a_followed_job_is_recorded_as_observed_by_event(cloud: LocalC
     assert _history(cloud, ref) == [("SUBMITTED", "poll"), ("IN_PROGRESS", "event")]
     # items are not in events: the recorded item statuses are kept as they were
     assert cloud.history(ref)[-1]["items"] == {"3333333333": "NOT_STARTED"}
-    assert "FunctionsJobEvent" in _last_result(cloud)
+    assert "JobEventsFunction" in _last_result(cloud)
 
 
 def test_duplicate_and_out_of_order_events_change_nothing(cloud: LocalCloud) -> None:
@@ -79,7 +82,7 @@ def test_event_for_a_job_nobody_follows_writes_nothing_and_does_not_fail(cloud: 
 
     assert cloud.table_items() == []
     assert cloud.lambdas.async_failures == []
-    assert "FunctionsJobEvent" in cloud.lambdas.invocations[-1]
+    assert "JobEventsFunction" in cloud.lambdas.invocations[-1]
 
 
 @pytest.mark.parametrize(

@@ -52,8 +52,8 @@ def loops_for(job: Job) -> int:
 
     Replays the schedule with the handlers' own PollSchedule (default cdk.json settings), including
     its per-job spread, so the expected path is exact."""
-    from tracker.history import JobRef
-    from tracker.status import PollSchedule, is_terminal
+    from tracker.contract import DEFAULTS, TERMINAL_STATUSES, JobRef
+    from tracker.schedule import PollSchedule
 
     ids = {"REFERENCE_IMPORT": "referenceStoreId", "READ_SET_EXPORT": "sequenceStoreId"}
     ref = {
@@ -62,9 +62,14 @@ def loops_for(job: Job) -> int:
         **({ids[job.job_type]: job.store_id} if job.job_type in ids else {}),
     }
     key = JobRef.from_dict(ref).pk
-    schedule = PollSchedule(30, 2.0, 600)
+    schedule = PollSchedule(
+        DEFAULTS.poll_first_wait_seconds,
+        DEFAULTS.poll_backoff_factor,
+        DEFAULTS.poll_max_wait_seconds,
+        DEFAULTS.poll_wait_with_events_seconds,
+    )
     waited, attempt, unchanged, previous = 0.0, 1, 0, job.timeline.status_at(0)
-    while not is_terminal(job.timeline.status_at(waited)):
+    while job.timeline.status_at(waited) not in TERMINAL_STATUSES:
         waited += schedule.wait_after(unchanged, spread_key=f"{key}#{attempt}")
         attempt += 1
         current = job.timeline.status_at(waited)

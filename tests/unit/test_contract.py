@@ -172,6 +172,4 @@ def test_items_from_skips_items_without_key_or_status() -> None:
         ],
     }
 
-    assert JOB_TYPES["REFERENCE_IMPORT"].items_from(response) == {
-        "s3://uploads/references/b.fa": "NOT_STARTED"
-    }
+    assert JOB_TYPES["REFERENCE_IMPORT"].items_from(response) == {"s3://uploads/references/b.fa": "NOT_STARTED"}

@@ -8,11 +8,10 @@ from pathlib import Path
 
 import boto3
 import pytest
-from aws_lambda_powertools.utilities.parser.models import S3EventNotificationEventBridgeModel
 from botocore.stub import Stubber
 
 from tracker.inputs import TrackUpload, parse_request
-from tracker.trigger import execution_name, start_for_upload, upload_request
+from tracker.trigger import ObjectCreatedEvent, execution_name, start_for_upload, upload_request
 
 BUCKET = "omics-uploads-111122223333"
 KEY = "references/GRCh38/hg38.fa.gz"
@@ -131,7 +130,7 @@ def test_object_created_event_becomes_a_reference_import_upload_input() -> None:
     # Given an Object Created event as S3 sends it (S3 user guide, "EventBridge event message structure")
     event = json.loads((EVENTS / "s3_object_created.json").read_text())
     # When the trigger reads it
-    request = upload_request(S3EventNotificationEventBridgeModel.model_validate(event))
+    request = upload_request(ObjectCreatedEvent.model_validate(event))
     # Then the execution input names the bucket, key, sequencer and etag of the upload
     assert request.model_dump(by_alias=True, exclude_none=True) == {
         "jobType": "REFERENCE_IMPORT",

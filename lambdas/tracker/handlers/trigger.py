@@ -3,13 +3,12 @@
 from typing import Any
 
 from aws_lambda_powertools.utilities.parser import parse
-from aws_lambda_powertools.utilities.parser.models import S3EventNotificationEventBridgeModel
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from tracker.aws_clients import client
 from tracker.observability import logger, metrics, tracer
 from tracker.settings import TriggerSettings, load_settings
-from tracker.trigger import start_for_upload, upload_request
+from tracker.trigger import ObjectCreatedEvent, start_for_upload, upload_request
 
 SETTINGS = load_settings(TriggerSettings)
 
@@ -19,5 +18,5 @@ SETTINGS = load_settings(TriggerSettings)
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     # A bad upload fails here, where EventBridge retries and dead-letters, not in a new execution.
-    request = upload_request(parse(event=event, model=S3EventNotificationEventBridgeModel))
+    request = upload_request(parse(event=event, model=ObjectCreatedEvent))
     return start_for_upload(client("stepfunctions"), SETTINGS.state_machine_arn, request)
