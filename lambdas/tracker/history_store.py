@@ -118,7 +118,7 @@ class DynamoHistoryStore:
         if not after.status_message:
             expression += " REMOVE #statusMessage"
             names.append("statusMessage")
-        values = {f":{name}": value for name, value in kept.items()}
+        values: dict[str, Any] = {f":{name}": value for name, value in kept.items()}
         if change.execution_arn:
             expression += " ADD #executionArns :executionArns"
             names.append("executionArns")
