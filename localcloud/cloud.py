@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -62,8 +63,11 @@ def synthesize(out_dir: Path, context: dict[str, Any] | None = None, app: Path =
 
 
 class LocalCloud:
-    def __init__(self, cdk_out: Path, stack_name: str = STACK_NAME) -> None:
+    def __init__(
+        self, cdk_out: Path, stack_name: str = STACK_NAME, on_cold_start: Callable[[], None] | None = None
+    ) -> None:
         self.cdk_out = cdk_out
+        self._on_cold_start = on_cold_start  # e.g. a test adding a job type to the freshly imported contract
         self.stack_name = stack_name
         self.clock = SimClock(actors=self._actors)
         self.omics = OmicsSimulator(self.clock, account_id=ACCOUNT, region=REGION)
@@ -140,6 +144,8 @@ class LocalCloud:
             del sys.modules[name]
         clock_module = importlib.import_module("tracker.clock")
         self._exit.enter_context(mock.patch.object(clock_module, "utc_now", self.clock.now))
+        if self._on_cold_start is not None:
+            self._on_cold_start()
 
     # ---- what the stack created ------------------------------------------------------------
     @property

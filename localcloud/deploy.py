@@ -96,53 +96,51 @@ def _physical_name(stack: str, logical_id: str, limit: int, lower: bool = False)
     return name[:limit]
 
 
+def _names(kind: str, stack: str, lid: str, props: dict[str, Any], omics: OmicsSimulator) -> tuple[str, dict[str, str]]:
+    """A resource's Ref and its attributes (Arn, ...), as CloudFormation would give them here."""
+    arn = f"arn:aws:{{}}:{REGION}:{ACCOUNT}:{{}}"
+    if kind == "AWS::S3::Bucket":
+        name = _physical_name(stack, lid, 63, lower=True)
+        return name, {"Arn": f"arn:aws:s3:::{name}"}
+    if kind in ("AWS::IAM::Role", "AWS::Lambda::Function", "AWS::Events::Rule"):
+        name = _physical_name(stack, lid, 64)
+        service, resource = {
+            "AWS::IAM::Role": ("iam", f"role/{name}"),
+            "AWS::Lambda::Function": ("lambda", f"function:{name}"),
+            "AWS::Events::Rule": ("events", f"rule/{name}"),
+        }[kind]
+        region_account = f"::{ACCOUNT}" if service == "iam" else f":{REGION}:{ACCOUNT}"
+        return name, {"Arn": f"arn:aws:{service}{region_account}:{resource}"}
+    if kind == "AWS::DynamoDB::GlobalTable":
+        name = _physical_name(stack, lid, 255)
+        table = arn.format("dynamodb", f"table/{name}")
+        return name, {"Arn": table, "StreamArn": f"{table}/stream/local"}
+    if kind == "AWS::StepFunctions::StateMachine":
+        name = props.get("StateMachineName") or _physical_name(stack, lid, 80)
+        state_machine = arn.format("states", f"stateMachine:{name}")
+        return state_machine, {"Arn": state_machine, "Name": name}
+    if kind == "AWS::SQS::Queue":
+        name = _physical_name(stack, lid, 80)
+        return f"https://sqs.{REGION}.amazonaws.com/{ACCOUNT}/{name}", {
+            "Arn": arn.format("sqs", name),
+            "QueueName": name,
+        }
+    if kind == "AWS::Logs::LogGroup":
+        name = f"/local/{stack}/{lid}"
+        return name, {"Arn": arn.format("logs", f"log-group:{name}:*")}
+    if kind == "AWS::Omics::ReferenceStore":
+        store_id = omics.create_reference_store(props.get("Name", lid))
+        return store_id, {"ReferenceStoreId": store_id, "Arn": arn.format("omics", f"referenceStore/{store_id}")}
+    return "", {}
+
+
 def plan_names(deployment: Deployment, omics: OmicsSimulator) -> None:
     """Give every resource its local name and ARN before anything is created (they refer to each other)."""
-    stack = deployment.stack_name
-    arn = f"arn:aws:{{}}:{REGION}:{ACCOUNT}:{{}}"
     for lid, resource in deployment.template["Resources"].items():
-        kind = resource["Type"]
-        props = resource.get("Properties", {})
-        if kind == "AWS::S3::Bucket":
-            name = _physical_name(stack, lid, 63, lower=True)
-            deployment.refs[lid] = name
-            deployment.attrs[(lid, "Arn")] = f"arn:aws:s3:::{name}"
-        elif kind == "AWS::IAM::Role":
-            name = _physical_name(stack, lid, 64)
-            deployment.refs[lid] = name
-            deployment.attrs[(lid, "Arn")] = f"arn:aws:iam::{ACCOUNT}:role/{name}"
-        elif kind == "AWS::Lambda::Function":
-            name = _physical_name(stack, lid, 64)
-            deployment.refs[lid] = name
-            deployment.attrs[(lid, "Arn")] = arn.format("lambda", f"function:{name}")
-        elif kind == "AWS::DynamoDB::GlobalTable":
-            name = _physical_name(stack, lid, 255)
-            deployment.refs[lid] = name
-            deployment.attrs[(lid, "Arn")] = arn.format("dynamodb", f"table/{name}")
-            deployment.attrs[(lid, "StreamArn")] = arn.format("dynamodb", f"table/{name}/stream/local")
-        elif kind == "AWS::StepFunctions::StateMachine":
-            name = props.get("StateMachineName") or _physical_name(stack, lid, 80)
-            deployment.refs[lid] = arn.format("states", f"stateMachine:{name}")
-            deployment.attrs[(lid, "Arn")] = deployment.refs[lid]
-            deployment.attrs[(lid, "Name")] = name
-        elif kind == "AWS::SQS::Queue":
-            name = _physical_name(stack, lid, 80)
-            deployment.refs[lid] = f"https://sqs.{REGION}.amazonaws.com/{ACCOUNT}/{name}"
-            deployment.attrs[(lid, "Arn")] = arn.format("sqs", name)
-            deployment.attrs[(lid, "QueueName")] = name
-        elif kind == "AWS::Logs::LogGroup":
-            name = f"/local/{stack}/{lid}"
-            deployment.refs[lid] = name
-            deployment.attrs[(lid, "Arn")] = arn.format("logs", f"log-group:{name}:*")
-        elif kind == "AWS::Omics::ReferenceStore":
-            store_id = omics.create_reference_store(props.get("Name", lid))
-            deployment.refs[lid] = store_id
-            deployment.attrs[(lid, "ReferenceStoreId")] = store_id
-            deployment.attrs[(lid, "Arn")] = arn.format("omics", f"referenceStore/{store_id}")
-        elif kind == "AWS::Events::Rule":
-            name = _physical_name(stack, lid, 64)
-            deployment.refs[lid] = name
-            deployment.attrs[(lid, "Arn")] = arn.format("events", f"rule/{name}")
+        ref, attributes = _names(resource["Type"], deployment.stack_name, lid, resource.get("Properties", {}), omics)
+        if ref:
+            deployment.refs[lid] = ref
+            deployment.attrs.update({(lid, name): value for name, value in attributes.items()})
 
 
 def _zip_dir(directory: Path) -> bytes:

@@ -130,9 +130,6 @@ JOB_TYPES: dict[str, JobType] = {
     ),
 }
 
-# Every id any job type takes, in a stable order (the inputs accept each of them by name).
-ALL_ID_NAMES: tuple[str, ...] = tuple(dict.fromkeys(field.name for spec in JOB_TYPES.values() for field in spec.ids))
-
 
 def job_type_for_event(detail_type: str) -> JobType | None:
     return next((spec for spec in JOB_TYPES.values() if spec.event_detail_type == detail_type), None)
