@@ -11,7 +11,6 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 from unittest import mock
 
@@ -101,7 +100,7 @@ class LocalCloud:
         enable_eventbridge_notifications(self.deployment)
         return self
 
-    def __exit__(self, *exc: tuple[type[BaseException] | None, BaseException | None, TracebackType | None]) -> None:
+    def __exit__(self, *_: object) -> None:
         try:
             self.drain()
         finally:

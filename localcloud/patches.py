@@ -69,18 +69,14 @@ def _sdk_operation(service: str, action: str) -> Any:
     raise ValueError(f"{service} has no operation {action}")
 
 
-def _normalise_parameters(
-    self: Any, parameters: dict, boto_service_name: Any = None, service_action_name: Any = None
-) -> None:
+def _normalise_parameters(self: Any, parameters: dict, boto_service_name: Any = None, **_: Any) -> None:
     # moto passes aws-sdk Parameters (PascalCase, as Step Functions takes them) to boto3 unchanged;
     # Step Functions maps them onto the API's member names. Do that with the service model.
     operation = _sdk_operation(self._get_boto_service_name(boto_service_name), self.resource.api_action)
     self._to_boto_request(parameters, operation.input_shape)
 
 
-def _normalise_response(
-    self: Any, response: Any, boto_service_name: Any = None, service_action_name: Any = None
-) -> None:
+def _normalise_response(self: Any, response: Any, boto_service_name: Any = None, **_: Any) -> None:
     # ...and Step Functions returns the response with PascalCase keys (``Id``, ``Status``).
     operation = _sdk_operation(self._get_boto_service_name(boto_service_name), self.resource.api_action)
     self._from_boto_response(response, operation.output_shape)
