@@ -18,8 +18,15 @@ from tracker.contract import JOB_TYPES, JobType, Table
 class TrackerStorage(Construct):
     def __init__(self, scope: Construct, construct_id: str, *, settings: TrackerSettings) -> None:
         super().__init__(scope, construct_id)
+        self.uploads = self._upload_bucket()
+        self.reference_store_id = self._reference_store(settings)
+        self.reference_store_arn = omics_arn(f"referenceStore/{self.reference_store_id}")
+        self.import_role = self._import_role(settings.upload_prefix)
+        self.history = self._history_table()
+        self.job_readers: list[iam.IGrantable] = []  # who may read jobs (cdk-nag acknowledges their wildcards)
 
-        self.access_logs = s3.Bucket(
+    def _upload_bucket(self) -> s3.Bucket:
+        access_logs = s3.Bucket(
             self,
             "AccessLogs",
             encryption=s3.BucketEncryption.S3_MANAGED,
@@ -29,7 +36,7 @@ class TrackerStorage(Construct):
             lifecycle_rules=[s3.LifecycleRule(expiration=Duration.days(365))],
             removal_policy=RemovalPolicy.RETAIN,
         )
-        self.uploads = s3.Bucket(
+        return s3.Bucket(
             self,
             "Uploads",
             encryption=s3.BucketEncryption.S3_MANAGED,
@@ -37,26 +44,26 @@ class TrackerStorage(Construct):
             enforce_ssl=True,
             versioned=True,
             event_bridge_enabled=True,
-            server_access_logs_bucket=self.access_logs,
+            server_access_logs_bucket=access_logs,
             server_access_logs_prefix="uploads/",
             removal_policy=RemovalPolicy.RETAIN,
         )
 
+    def _reference_store(self, settings: TrackerSettings) -> str:
         if settings.reference_store_id:
-            self.reference_store_id = settings.reference_store_id
-        else:
-            store = omics.CfnReferenceStore(
-                self,
-                "ReferenceStore",
-                name=settings.reference_store_name,
-                description="Reference genomes imported by the HealthOmics job tracker",
-            )
-            store.apply_removal_policy(RemovalPolicy.RETAIN)  # holds imported genomes
-            self.reference_store_id = store.attr_reference_store_id
-        self.reference_store_arn = omics_arn(f"referenceStore/{self.reference_store_id}")
+            return settings.reference_store_id
+        store = omics.CfnReferenceStore(
+            self,
+            "ReferenceStore",
+            name=settings.reference_store_name,
+            description="Reference genomes imported by the HealthOmics job tracker",
+        )
+        store.apply_removal_policy(RemovalPolicy.RETAIN)  # holds imported genomes
+        return store.attr_reference_store_id
 
-        # HealthOmics assumes this role to read the uploaded files, and nothing else.
-        self.import_role = iam.Role(
+    def _import_role(self, upload_prefix: str) -> iam.Role:
+        """HealthOmics assumes this role to read the uploaded files, and nothing else."""
+        role = iam.Role(
             self,
             "ImportRole",
             assumed_by=iam.ServicePrincipal(
@@ -65,18 +72,16 @@ class TrackerStorage(Construct):
             ),
             description="HealthOmics reads uploaded reference files with this role",
         )
-        self.import_role.add_to_policy(
-            iam.PolicyStatement(
-                actions=["s3:GetObject"],
-                resources=[self.uploads.arn_for_objects(f"{settings.upload_prefix}*")],
-            )
+        role.add_to_policy(
+            iam.PolicyStatement(actions=["s3:GetObject"], resources=[self.uploads.arn_for_objects(f"{upload_prefix}*")])
         )
-        self.import_role.add_to_policy(
+        role.add_to_policy(
             iam.PolicyStatement(actions=["s3:GetBucketLocation", "s3:ListBucket"], resources=[self.uploads.bucket_arn])
         )
+        return role
 
-        self.job_readers: list[iam.IGrantable] = []  # who may read jobs (cdk-nag acknowledges their wildcards)
-        self.history = dynamodb.TableV2(
+    def _history_table(self) -> dynamodb.TableV2:
+        return dynamodb.TableV2(
             self,
             "History",
             partition_key=dynamodb.Attribute(name=Table.PK, type=dynamodb.AttributeType.STRING),

@@ -159,11 +159,21 @@ class TrackerWorkflow(Construct):
             .when(sfn.Condition.is_present(START), self._start_import().next(poll))
             .otherwise(poll)
         )
-        self.state_machine = sfn.StateMachine(
+        self.state_machine = self._state_machine(state_machine_name, definition, settings)
+        self.state_machine.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["iam:PassRole"],
+                resources=[storage.import_role.role_arn],
+                conditions={"StringEquals": {"iam:PassedToService": "omics.amazonaws.com"}},
+            )
+        )
+
+    def _state_machine(self, name: str, definition: sfn.IChainable, settings: TrackerSettings) -> sfn.StateMachine:
+        return sfn.StateMachine(
             self,
             "StateMachine",
             comment="Start and follow AWS HealthOmics jobs, recording each status change",
-            state_machine_name=state_machine_name,
+            state_machine_name=name,
             state_machine_type=sfn.StateMachineType.STANDARD,
             definition_body=sfn.DefinitionBody.from_chainable(definition),
             timeout=Duration.days(settings.execution_timeout_days),
@@ -178,13 +188,6 @@ class TrackerWorkflow(Construct):
                 level=sfn.LogLevel.ALL,
                 include_execution_data=True,
             ),
-        )
-        self.state_machine.add_to_role_policy(
-            iam.PolicyStatement(
-                actions=["iam:PassRole"],
-                resources=[storage.import_role.role_arn],
-                conditions={"StringEquals": {"iam:PassedToService": "omics.amazonaws.com"}},
-            )
         )
 
     def _prepare(self) -> sfn.TaskStateBase:

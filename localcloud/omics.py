@@ -34,7 +34,7 @@ from botocore.validate import ParamValidator
 from moto.core.botocore_stubber import MockRawResponse
 
 from localcloud.clock import SimClock
-from tracker.contract import REFERENCE_IMPORT, TERMINAL_STATUSES, UUID_ID, JobType
+from tracker.contract import EVENT_SOURCE, REFERENCE_IMPORT, TERMINAL_STATUSES, UUID_ID, JobType
 
 JOB_ID = "jobId"  # the tracker's name of the job id (the last of a job type's ids)
 # Per-item status shown while the job is in a given status, where items have their own statuses
@@ -233,7 +233,7 @@ class OmicsSimulator:
             "version": "0",
             "id": str(uuid.uuid4()),
             "detail-type": spec.event_detail_type,
-            "source": "aws.omics",
+            "source": EVENT_SOURCE,
             "account": self.account_id,
             "time": self.clock.now().isoformat(),
             "region": self.region,

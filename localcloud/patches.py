@@ -186,7 +186,7 @@ def _callback_wait(clock: SimClock, omics: OmicsSimulator, publish: Callable[[di
     def wait(self: CallbackEndpoint, timeout: float | None = None) -> Any:
         # moto waits for a task token in real seconds. Here the wait runs on the simulated clock: it
         # moves to each job status change before the deadline, delivers the aws.omics events that
-        # HealthOmics would send then (the JobEvent function may answer the token), and stops at
+        # HealthOmics would send then (the JobEvents function may answer the token), and stops at
         # the first answer or at the deadline (a timeout, as Step Functions would report).
         deadline = clock.now() + timedelta(seconds=timeout or 0)
         while not self._notify_event.is_set():

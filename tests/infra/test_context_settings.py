@@ -67,16 +67,17 @@ def test_cdk_json_context_is_valid() -> None:
     settings = _settings_from(context)
 
     assert settings.stack_name == context["stackName"]
-    assert settings.poll_first_wait_seconds == context["pollFirstWaitSeconds"]
+    assert settings.upload_prefix == context["uploadPrefix"]
 
 
-def test_every_cdk_json_setting_is_a_tracker_setting_and_vice_versa() -> None:
+def test_every_cdk_json_setting_is_a_tracker_setting() -> None:
+    # The poll schedule's defaults are defined once, in the contract; cdk.json may override any key.
     # A misspelt key would be silently ignored by from_context: keep cdk.json and the model in step.
     context = json.loads(CDK_JSON.read_text())["context"]
     settings_keys = {key for key in context if not key.startswith("@")}
     aliases = {field.alias for field in TrackerSettings.model_fields.values()}
 
-    assert settings_keys == aliases
+    assert settings_keys <= aliases
 
 
 @pytest.mark.parametrize(
