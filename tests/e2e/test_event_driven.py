@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import boto3
 import pytest
 
 from localcloud.cloud import LocalCloud
@@ -97,7 +98,9 @@ def test_failed_job_ends_the_execution_in_failure_when_its_event_arrives(cloud: 
     assert cloud.states_entered(described["executionArn"])[-3:] == ["PollJob", "JobFinished?", "JobFailed"]
 
 
-def test_event_recorded_before_the_wait_parks_makes_the_execution_poll_at_once(cloud: LocalCloud) -> None:
+def test_event_recorded_before_the_wait_parks_makes_the_execution_poll_at_once(
+    cloud: LocalCloud, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # Given an event recorded after a poll but before the wait writes its token (simulated by
     # recording the change the moment the poll returns)
     from tracker.contract import JobRef
@@ -113,12 +116,12 @@ def test_event_recorded_before_the_wait_parks_makes_the_execution_poll_at_once(c
     def invoke_then_record(function: Any, event: Any) -> tuple[str, bool, str]:
         result = original(function, event)
         if "PollFunction" in function.function_name and not recorded_early:
-            store = DynamoHistoryStore(__import__("boto3").client("dynamodb", region_name="us-east-1"), cloud.table)
+            store = DynamoHistoryStore(boto3.client("dynamodb", region_name="us-east-1"), cloud.table)
             record(store, JobRef.from_dict(ref), Snapshot("IN_PROGRESS"), ObservedBy.EVENT)
             recorded_early.append(True)
         return result
 
-    cloud.lambdas.invoke = invoke_then_record  # type: ignore[method-assign]
+    monkeypatch.setattr(cloud.lambdas, "invoke", invoke_then_record)
     described = cloud.wait(cloud.start_execution(ref))
 
     # Then the wait's condition fails (the history moved since the poll) and the job is polled at once
