@@ -57,6 +57,7 @@ class InProcessLambdaRuntime:
     faults: list[InvocationFault] = field(default_factory=list)
     invocations: list[str] = field(default_factory=list)
     async_failures: list[tuple[str, Any, str]] = field(default_factory=list)
+    async_results: list[tuple[str, Any]] = field(default_factory=list)  # (function, what it returned)
     on_cold_start: Callable[[], None] | None = None
     environment_overrides: dict[str, str] = field(default_factory=dict)
     _handlers: dict[tuple[str, str], Callable[..., Any]] = field(default_factory=dict)
@@ -74,6 +75,8 @@ class InProcessLambdaRuntime:
             result, errored, _ = self.invoke(function, json.dumps(payload))
             if errored:
                 self.async_failures.append((function.function_name, payload, result))
+            else:
+                self.async_results.append((function.function_name, json.loads(result)))
         finally:
             with self._idle:
                 self._in_flight -= 1

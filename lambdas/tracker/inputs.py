@@ -11,43 +11,96 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import unicodedata
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from tracker.contract import (
     JOB_TYPES,
     NUMERIC_ID,
     REFERENCE_ENDINGS,
     REFERENCE_IMPORT,
-    REFERENCE_SUFFIXES,
     InvalidInput,
 )
 
-_S3_URI = re.compile(r"^s3://([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])/(.{1,1024})$")
-_REFERENCE_NAME_MAX = 255
+# StartReferenceImportJob's sourceFile pattern (botocore omics model), read as Java reads it: '.' matches
+# any character but a line terminator.
+_S3_URI = re.compile(r"s3://([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])/([^\n\r\u0085\u2028\u2029]{1,1024})")
+# ReferenceName / ReferenceDescription: [\p{L}||\p{M}||\p{Z}||\p{S}||\p{N}||\p{P}]+ (Unicode general categories).
+_NAME_CATEGORIES = ("L", "M", "Z", "S", "N", "P")
+_NAME_MIN, _NAME_MAX = 3, 255
+_SHOWN_MAX = 120
+
+
+def shown(value: Any, quote: str = "'") -> str:
+    """A value as an error message shows it, shortened so a cause stays small whatever the input."""
+    text = f"{quote}{value}{quote}" if isinstance(value, str) else json.dumps(value, default=str)
+    return text if len(text) <= _SHOWN_MAX else f"{text[:_SHOWN_MAX]}… ({len(text)} characters)"
+
+
+def reference_ending(key: str) -> str | None:
+    """The reference file ending the key has (``.fa``, ``.fasta.gz``…, in any letter case), if any."""
+    lowered = key.lower()
+    return next((suffix for suffix in _SUFFIXES_LONGEST_FIRST if lowered.endswith(suffix)), None)
+
+
+_SUFFIXES_LONGEST_FIRST = sorted(
+    (f"{ending}{gz}" for ending in REFERENCE_ENDINGS for gz in ("", ".gz")), key=len, reverse=True
+)
 
 
 def reference_file_error(key: str) -> str | None:
-    if key.endswith(REFERENCE_SUFFIXES):
+    if reference_ending(key):
         return None
     return (
         f"must end with a reference file ending ({', '.join(REFERENCE_ENDINGS)}, each optionally .gz; "
-        f"lower or upper case), got '{key}'"
+        f"any letter case), got {shown(key)}"
     )
 
 
+def source_file_error(uri: str) -> str | None:
+    """Why HealthOmics would refuse this S3 URI as a source file, if it would."""
+    match = _S3_URI.fullmatch(uri)
+    if not match:
+        return f"must be an S3 URI like s3://bucket/path/genome.fa, got {shown(uri)}"
+    return reference_file_error(match.group(2))
+
+
+def api_text(text: str, minimum: int = 1, filler: str = "reference") -> str:
+    """Text HealthOmics accepts as a reference name or description: characters outside the allowed
+    Unicode categories (controls, format characters, unassigned) become '_', and the length is cut to
+    255 UTF-16 code units (AWS does not say how it counts; this is the stricter reading)."""
+    cleaned = "".join(ch if unicodedata.category(ch)[0] in _NAME_CATEGORIES else "_" for ch in text)
+    if len(cleaned) < minimum:
+        cleaned = f"{filler}-{cleaned}" if cleaned else filler
+    while len(cleaned.encode("utf-16-le")) // 2 > _NAME_MAX:
+        cleaned = cleaned[:-1]
+    return cleaned
+
+
+def _api_text(value: str) -> str:
+    """Validator: refuse what HealthOmics' name/description/token pattern refuses, naming the character."""
+    bad = next((ch for ch in value if unicodedata.category(ch)[0] not in _NAME_CATEGORIES), None)
+    if bad is not None:
+        raise ValueError(f"must not contain {unicodedata.name(bad, repr(bad))} (U+{ord(bad):04X})")
+    return value
+
+
+_ApiText = AfterValidator(_api_text)
+
+
 def reference_name_for(key: str) -> str:
-    """A reference name from the object key: the file name without its FASTA ending."""
+    """A reference name from the object key: the file name without its reference ending."""
     base = key.rsplit("/", 1)[-1]
-    for suffix in sorted(REFERENCE_SUFFIXES, key=len, reverse=True):
-        if base.endswith(suffix):
-            base = base[: -len(suffix)]
-            break
-    name = base or "reference"
-    if len(name) < 3:  # the API wants 3 to 255 characters
-        name = f"reference-{name}"
-    return name[:_REFERENCE_NAME_MAX]
+    ending = reference_ending(base)
+    if ending:
+        base = base[: -len(ending)]
+    return api_text(base, minimum=_NAME_MIN)
+
+
+def description_for(source_file: str) -> str:
+    return api_text(f"Uploaded to {source_file}")
 
 
 def client_token_for(*parts: Any) -> str:
@@ -68,17 +121,14 @@ class _Strict(BaseModel):
 
 class ReferenceSource(_Strict):
     source_file: str = Field(alias="sourceFile")
-    name: Annotated[str, Field(min_length=3, max_length=255)] | None = None
-    description: Annotated[str, Field(min_length=1, max_length=255)] | None = None
+    name: Annotated[str, Field(min_length=3, max_length=255), _ApiText] | None = None
+    description: Annotated[str, Field(min_length=1, max_length=255), _ApiText] | None = None
     tags: dict[str, str] | None = None
 
     @field_validator("source_file")
     @classmethod
     def _s3_reference_file(cls, value: str) -> str:
-        match = _S3_URI.match(value)
-        if not match:
-            raise ValueError(f"must be an S3 URI like s3://bucket/path/genome.fa, got '{value}'")
-        problem = reference_file_error(match.group(2))
+        problem = source_file_error(value)
         if problem:
             raise ValueError(problem)
         return value
@@ -100,7 +150,9 @@ class StartReferenceImport(_Strict):
     job_type: str = Field(alias="jobType")
     sources: Annotated[list[ReferenceSource], Field(min_length=1, max_length=100)]
     reference_store_id: str | None = Field(default=None, alias="referenceStoreId", pattern=NUMERIC_ID.pattern)
-    client_token: Annotated[str, Field(min_length=1, max_length=127)] | None = Field(default=None, alias="clientToken")
+    client_token: Annotated[str, Field(min_length=1, max_length=127), _ApiText] | None = Field(
+        default=None, alias="clientToken"
+    )
 
     _starts_reference_imports = field_validator("job_type")(lambda value: _reference_import_only(value))
 
@@ -120,6 +172,17 @@ class S3Upload(_Strict):
         if problem:
             raise ValueError(problem)
         return value
+
+    @model_validator(mode="after")
+    def _importable(self) -> S3Upload:
+        problem = source_file_error(self.source_file)
+        if problem:
+            raise ValueError(f"key: {problem}")
+        return self
+
+    @property
+    def source_file(self) -> str:
+        return f"s3://{self.bucket}/{self.key}"
 
 
 class TrackUpload(_Strict):
@@ -189,12 +252,13 @@ _SHAPES: dict[str, type[StartReferenceImport] | type[TrackUpload] | type[FollowJ
 def parse_request(payload: Any) -> StartReferenceImport | TrackUpload | FollowJob:
     """Validate an execution input; raise InvalidInput naming every field that is wrong and why."""
     if not isinstance(payload, dict):
-        raise InvalidInput(f"input: must be a JSON object, got {type(payload).__name__}")
+        raise InvalidInput(f"input: must be a JSON object, got {_json_type(payload)}")
     job_type = payload.get("jobType")
     if job_type is None:
         raise InvalidInput(f"jobType: required, one of {', '.join(JOB_TYPES)}")
     if not isinstance(job_type, str) or job_type not in JOB_TYPES:
-        raise InvalidInput(f"jobType: must be one of {', '.join(JOB_TYPES)}, got {json.dumps(job_type)}")
+        got = shown(job_type, quote='"')
+        raise InvalidInput(f"jobType: must be one of {', '.join(JOB_TYPES)}, got {got}")
     present = [key for key in _SHAPES if key in payload]
     if len(present) != 1:
         raise InvalidInput(
@@ -208,7 +272,16 @@ def parse_request(payload: Any) -> StartReferenceImport | TrackUpload | FollowJo
         raise InvalidInput(_describe(error)) from None
 
 
+_JSON_TYPES = {dict: "object", list: "array", str: "string", bool: "boolean", int: "number", float: "number"}
+_MAX_PROBLEMS = 10
+
+
+def _json_type(value: Any) -> str:
+    return "null" if value is None else _JSON_TYPES.get(type(value), type(value).__name__)
+
+
 def _describe(error: ValidationError) -> str:
+    """Every problem, each naming its field; at most ten, so the cause stays small for any input."""
     problems = []
     for item in error.errors(include_url=False):
         location = ""
@@ -218,4 +291,5 @@ def _describe(error: ValidationError) -> str:
         if item["type"] == "extra_forbidden":
             message = "unknown field"
         problems.append(f"{location}: {message}" if location else message)
-    return "; ".join(problems)
+    more = len(problems) - _MAX_PROBLEMS
+    return "; ".join(problems[:_MAX_PROBLEMS]) + (f"; and {more} more" if more > 0 else "")

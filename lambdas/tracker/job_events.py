@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from tracker.contract import JobRef, TrackerError, job_type_for_event
 from tracker.history import HistoryStore, ObservedBy, Recorded, record
+from tracker.inputs import shown
 from tracker.observability import logger
 from tracker.omics_jobs import JobReader
 from tracker.status import Snapshot, merge
@@ -51,28 +52,35 @@ class EventOutcome:
     recorded: Recorded | None = None
 
 
-def job_from_event(event: dict[str, Any]) -> tuple[JobRef, Snapshot] | str:
+def job_from_event(event: Any) -> tuple[JobRef, Snapshot] | str:
     """The job and status an event reports, or why it can't be used."""
     try:
         parsed = JobStatusEvent.model_validate(event)
     except ValidationError as error:
-        return f"not a job status event: {error.error_count()} problem(s), first: {error.errors()[0]['msg']}"
+        first = error.errors(include_url=False)[0]
+        return f"not a job status event ({'.'.join(map(str, first['loc']))}: {first['msg']})"
     spec = job_type_for_event(parsed.detail_type)
     if spec is None:
-        return f"not a job status event: {parsed.detail_type!r}"
+        return f"not a job status event: {shown(parsed.detail_type)}"
     fields = parsed.detail.model_extra or {}
-    ids = {field.name: fields.get(field.event_field) for field in spec.ids}
-    missing = [name for name, value in ids.items() if not isinstance(value, str) or not value]
+    given = {field.name: fields.get(field.event_field) for field in spec.ids}
+    ids = {name: value for name, value in given.items() if isinstance(value, str) and value}
+    missing = [name for name in given if name not in ids]
     if missing:
         return f"{spec.name} event without {', '.join(missing)}"
+    malformed = [
+        f"{field.name} {shown(ids[field.name])}" for field in spec.ids if not field.pattern.match(ids[field.name])
+    ]
+    if malformed:
+        return f"{spec.name} event with malformed ids: {', '.join(malformed)}"
     status = parsed.detail.status
     if status not in spec.statuses:
-        return f"{spec.name} event with unknown status {status!r}"
+        return f"{spec.name} event with unknown status {shown(status)}"
     snapshot = Snapshot(status=status, status_message=parsed.detail.statusMessage or "")
-    return JobRef(spec.name, {name: str(value) for name, value in ids.items()}), snapshot
+    return JobRef(spec.name, ids), snapshot
 
 
-def record_event(event: dict[str, Any], history: HistoryStore, jobs: JobReader, sfn: Any) -> EventOutcome:
+def record_event(event: Any, history: HistoryStore, jobs: JobReader, sfn: Any) -> EventOutcome:
     """Record the event's status if it is news, and then wake the execution waiting on the job.
 
     Events carry the job's status but not its items, so a followed job is also read once (Get) and

@@ -5,7 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from tracker.contract import REFERENCE_IMPORT, InvalidInput
-from tracker.inputs import FollowJob, StartReferenceImport, client_token_for, parse_request, reference_name_for
+from tracker.inputs import (
+    FollowJob,
+    StartReferenceImport,
+    client_token_for,
+    description_for,
+    parse_request,
+    reference_name_for,
+)
 from tracker.steps import PollCounters, Prepared, StartImport
 
 
@@ -33,9 +40,9 @@ def prepare_execution(payload: Any, reference_store_id: str) -> Prepared:
         upload = request.s3_upload
         sources = [
             {
-                "SourceFile": f"s3://{upload.bucket}/{upload.key}",
+                "SourceFile": upload.source_file,
                 "Name": reference_name_for(upload.key),
-                "Description": f"Uploaded to s3://{upload.bucket}/{upload.key}"[:255],
+                "Description": description_for(upload.source_file),
             }
         ]
         # The S3 sequencer orders writes to one key: a new upload of the same key is a new import,

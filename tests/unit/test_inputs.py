@@ -10,7 +10,6 @@ import pytest
 from tracker.contract import REFERENCE_IMPORT, InvalidInput
 from tracker.inputs import (
     REFERENCE_ENDINGS,
-    REFERENCE_SUFFIXES,
     FollowJob,
     StartReferenceImport,
     TrackUpload,
@@ -81,8 +80,11 @@ def test_one_hundred_sources_are_accepted() -> None:
     assert len(request.sources) == 100
 
 
-@pytest.mark.parametrize("suffix", [*REFERENCE_SUFFIXES, ".FA", ".FASTA.GZ"])
-def test_every_reference_file_ending_is_accepted_plain_and_gzipped(suffix: str) -> None:
+ALL_SUFFIXES = [f"{ending}{gz}" for ending in REFERENCE_ENDINGS for gz in ("", ".gz")]
+
+
+@pytest.mark.parametrize("suffix", [*ALL_SUFFIXES, ".FA", ".FASTA.GZ", ".Fa", ".fAsTa.Gz", ".Txt"])
+def test_every_reference_file_ending_is_accepted_plain_and_gzipped_in_any_letter_case(suffix: str) -> None:
     request = parse_request({"jobType": "REFERENCE_IMPORT", "sources": [{"sourceFile": f"s3://bucket/ref{suffix}"}]})
 
     assert isinstance(request, StartReferenceImport)
@@ -257,7 +259,7 @@ BAD_INPUTS = [
     pytest.param(
         {"jobType": "REFERENCE_IMPORT", "sources": [{"sourceFile": "s3://bucket/hg38.fa.zip"}]},
         ["sources[0].sourceFile"],
-        "each optionally .gz; lower or upper case), got 'hg38.fa.zip'",
+        "each optionally .gz; any letter case), got 'hg38.fa.zip'",
         id="source compressed with something else than gzip",
     ),
     pytest.param(
@@ -327,8 +329,8 @@ BAD_INPUTS = [
         "got none",
         id="none of sources, jobId, s3Upload",
     ),
-    pytest.param(["REFERENCE_IMPORT"], ["input"], "input: must be a JSON object, got list", id="not an object"),
-    pytest.param(None, ["input"], "input: must be a JSON object, got NoneType", id="no input"),
+    pytest.param(["REFERENCE_IMPORT"], ["input"], "input: must be a JSON object, got array", id="not an object"),
+    pytest.param(None, ["input"], "input: must be a JSON object, got null", id="no input"),
 ]
 
 
@@ -387,6 +389,28 @@ def test_reference_name_is_at_most_255_characters() -> None:
     assert name == "n" * 255
 
 
+@pytest.mark.parametrize(
+    ("key", "name"),
+    [
+        ("references/génome ü (v2).fa", "génome ü (v2)"),  # letters, marks, spaces, punctuation are allowed
+        ("references/hg+38%2B.fa", "hg+38%2B"),  # the decoded key is used as it is
+        ("references/tab\there.fa", "tab_here"),  # a control character is not allowed: replaced
+        ("references/zero\u200bwidth.fa", "zero_width"),  # a format character (Cf) neither
+        ("references/\x01.fa", "reference-_"),
+    ],
+)
+def test_reference_name_keeps_only_characters_the_api_pattern_allows(key: str, name: str) -> None:
+    assert reference_name_for(key) == name
+
+
+def test_reference_name_counts_its_length_in_utf16_code_units() -> None:
+    # An emoji is one character in Python, two UTF-16 code units (the stricter reading of the API's max 255).
+    name = reference_name_for("references/" + "🧬" * 200 + ".fa")
+
+    assert len(name.encode("utf-16-le")) // 2 <= 255
+    assert name == "🧬" * 127
+
+
 @pytest.mark.parametrize("ending", REFERENCE_ENDINGS)
 def test_reference_name_strips_every_ending(ending: str) -> None:
     assert reference_name_for(f"references/genome{ending}") == "genome"
@@ -433,7 +457,44 @@ def test_client_token_fits_the_api_limit_even_for_large_requests() -> None:
     assert token.isalnum()
 
 
-def test_mixed_case_ending_is_rejected_like_the_case_sensitive_upload_rule() -> None:
-    # Given an ending the upload rule's wildcards would not match (they list lower and upper case only)
-    with pytest.raises(InvalidInput, match=r"sources\[0\]\.sourceFile: must end with a reference file ending"):
-        parse_request({"jobType": "REFERENCE_IMPORT", "sources": [{"sourceFile": "s3://genomes/hg38.Fasta"}]})
+def test_mixed_case_ending_is_accepted() -> None:
+    request = parse_request({"jobType": "REFERENCE_IMPORT", "sources": [{"sourceFile": "s3://genomes/hg38.Fasta"}]})
+
+    assert isinstance(request, StartReferenceImport)
+
+
+@pytest.mark.parametrize("field", ["name", "description"])
+def test_source_text_with_a_control_character_is_rejected_naming_it(field: str) -> None:
+    source = {"sourceFile": "s3://genomes/hg38.fa", field: "line one\nline two"}
+
+    with pytest.raises(InvalidInput, match=rf"sources\[0\]\.{field}: must not contain .+ \(U\+000A\)"):
+        parse_request({"jobType": "REFERENCE_IMPORT", "sources": [source]})
+
+
+def test_upload_whose_key_has_a_line_break_is_rejected() -> None:
+    # HealthOmics' sourceFile pattern is a Java regex: '.' matches no line terminator.
+    upload = {"bucket": "genomes", "key": "references/two\nlines.fa", "sequencer": "0A"}
+
+    with pytest.raises(InvalidInput, match=r"s3Upload: key: must be an S3 URI"):
+        parse_request({"jobType": "REFERENCE_IMPORT", "s3Upload": upload})
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        None,
+        [],
+        "text",
+        42,
+        4.2,
+        True,
+        {"jobType": "x" * 100_000},
+        {"jobType": "REFERENCE_IMPORT", "sources": [{}] * 100},
+    ],
+    ids=["null", "array", "string", "integer", "float", "boolean", "huge jobType", "many bad sources"],
+)
+def test_any_input_is_rejected_with_a_short_cause(payload: object) -> None:
+    with pytest.raises(InvalidInput) as raised:
+        parse_request(payload)
+
+    assert 0 < len(str(raised.value)) < 2_000

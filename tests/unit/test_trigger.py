@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
+from urllib.parse import quote_plus
 
 import boto3
 import pytest
 from botocore.stub import Stubber
 
-from tracker.inputs import TrackUpload, parse_request
-from tracker.trigger import ObjectCreatedEvent, execution_name, start_for_upload, upload_request
+from tracker.inputs import TrackUpload
+from tracker.trigger import UploadOutcome, UploadResult, execution_name, start_for_upload, upload_request
 
 BUCKET = "omics-uploads-111122223333"
 KEY = "references/GRCh38/hg38.fa.gz"
@@ -84,43 +85,95 @@ def sfn() -> object:
     return boto3.client("stepfunctions", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
 
 
-def _upload_input() -> dict[str, object]:
+def _event(key: str = KEY, **detail: object) -> dict[str, object]:
+    """An Object Created event for `key` (URL-encoded as S3 puts it in the event)."""
+    event = json.loads((EVENTS / "s3_object_created.json").read_text())
+    event["detail"]["bucket"]["name"] = BUCKET
+    event["detail"]["object"].update(key=quote_plus(key, safe="/"), sequencer=SEQUENCER, etag="abc")
+    event["detail"].update(detail)
+    return dict(event)
+
+
+def _upload_input(key: str = KEY) -> dict[str, object]:
     return {
         "jobType": "REFERENCE_IMPORT",
-        "s3Upload": {"bucket": BUCKET, "key": KEY, "sequencer": SEQUENCER, "etag": "abc"},
+        "s3Upload": {"bucket": BUCKET, "key": key, "sequencer": SEQUENCER, "etag": "abc"},
     }
 
 
-def _request() -> TrackUpload:
-    request = parse_request(_upload_input())
-    assert isinstance(request, TrackUpload)
-    return request
-
-
-def test_upload_starts_one_named_execution_with_the_input_unchanged(sfn: object) -> None:
-    execution_input = _upload_input()
+def test_upload_starts_one_named_execution_with_the_decoded_upload_as_input(sfn: object) -> None:
     name = execution_name(BUCKET, KEY, SEQUENCER)
     arn = f"arn:aws:states:us-east-1:111122223333:execution:Tracker:{name}"
     with Stubber(sfn) as stub:
         stub.add_response(
             "start_execution",
             {"executionArn": arn, "startDate": "2025-01-01T00:00:00Z"},
-            {"stateMachineArn": STATE_MACHINE_ARN, "name": name, "input": json.dumps(execution_input)},
+            {"stateMachineArn": STATE_MACHINE_ARN, "name": name, "input": json.dumps(_upload_input())},
         )
 
-        result = start_for_upload(sfn, STATE_MACHINE_ARN, _request())
+        outcome = start_for_upload(sfn, STATE_MACHINE_ARN, _event())
 
         stub.assert_no_pending_responses()
-    assert result == {"executionName": name, "executionArn": arn, "started": True}
+    assert outcome == UploadOutcome(UploadResult.STARTED, execution_name=name, execution_arn=arn)
 
 
 def test_redelivered_upload_event_starts_nothing(sfn: object) -> None:
     with Stubber(sfn) as stub:
         stub.add_client_error("start_execution", service_error_code="ExecutionAlreadyExists", http_status_code=400)
 
-        result = start_for_upload(sfn, STATE_MACHINE_ARN, _request())
+        outcome = start_for_upload(sfn, STATE_MACHINE_ARN, _event())
 
-    assert result == {"executionName": execution_name(BUCKET, KEY, SEQUENCER), "started": False}
+    assert outcome.result is UploadResult.ALREADY_STARTED
+    assert outcome.execution_name == execution_name(BUCKET, KEY, SEQUENCER)
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        "references/genome with spaces (v2).fa",
+        "references/plus+sign%2Band percent.fa",
+        "references/génome-ü-日本-🧬.FASTA.Gz",
+        "references/a:b;c,d$e&f|g~h^i%j#k`l\"m'n<o>p{q}r[s]t?u*v.fa",
+        "references/tab\tin-key.fa",
+    ],
+)
+def test_the_key_is_decoded_before_it_names_anything(key: str) -> None:
+    request = upload_request(_event(key))
+
+    assert isinstance(request, TrackUpload)
+    assert request.s3_upload.key == key
+
+
+@pytest.mark.parametrize(
+    ("event", "reason"),
+    [
+        ({"detail-type": "Object Created"}, "not an S3 Object Created event"),
+        ([], "not an S3 Object Created event"),
+        ("text", "not an S3 Object Created event"),
+        (None, "not an S3 Object Created event"),
+        (_event(object={"key": 42}), "not an S3 Object Created event"),
+        (_event("references/notes.docx"), "not importable: s3Upload.key: must end with a reference file ending"),
+        (_event("references/two\nlines.fa"), "not importable: s3Upload: key: must be an S3 URI"),
+        (_event(object={"key": "references/x.fa"}), "not importable: s3Upload.sequencer"),
+    ],
+    ids=[
+        "no fields",
+        "array",
+        "string",
+        "null",
+        "key of another type",
+        "not a reference",
+        "line break",
+        "no sequencer",
+    ],
+)
+def test_anything_else_is_ignored_with_a_reason_and_starts_nothing(event: object, reason: str, sfn: object) -> None:
+    with Stubber(sfn):  # no response queued: a call would fail the test
+        outcome = start_for_upload(sfn, STATE_MACHINE_ARN, event)
+
+    assert outcome.result is UploadResult.IGNORED
+    assert reason in outcome.reason
+    assert len(outcome.reason) < 2_000
 
 
 # --- upload_request: the S3 Object Created event, as S3 sends it to EventBridge ---------------------
@@ -130,8 +183,9 @@ def test_object_created_event_becomes_a_reference_import_upload_input() -> None:
     # Given an Object Created event as S3 sends it (S3 user guide, "EventBridge event message structure")
     event = json.loads((EVENTS / "s3_object_created.json").read_text())
     # When the trigger reads it
-    request = upload_request(ObjectCreatedEvent.model_validate(event))
+    request = upload_request(event)
     # Then the execution input names the bucket, key, sequencer and etag of the upload
+    assert isinstance(request, TrackUpload)
     assert request.model_dump(by_alias=True, exclude_none=True) == {
         "jobType": "REFERENCE_IMPORT",
         "s3Upload": {

@@ -18,11 +18,9 @@ SETTINGS = load_settings(HistorySettings)
 @logger.inject_lambda_context(correlation_id_path="id")
 @tracer.capture_lambda_handler
 @metrics.log_metrics
-def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+def handler(event: Any, context: LambdaContext) -> dict[str, Any]:
     history = DynamoHistoryStore(client("dynamodb"), SETTINGS.table_name)
     outcome = record_event(event, history, OmicsJobs(client("omics")), client("stepfunctions"))
     metrics.add_metric(name=f"JobEvents{outcome.result.title()}", unit=MetricUnit.Count, value=1)
-    logger.info(
-        "Job event", extra={"result": outcome.result, "reason": outcome.reason, "detailType": event.get("detail-type")}
-    )
+    logger.info("Job event", extra={"result": outcome.result, "reason": outcome.reason})
     return {"result": outcome.result, "reason": outcome.reason, "jobKey": outcome.job.pk if outcome.job else None}
