@@ -39,6 +39,12 @@ synth: install
 	$(CDK) synth --no-notices --quiet
 	@echo "Template: cdk.out/$$($(BIN)/python -c 'import json; print(json.load(open("cdk.json"))["context"]["stackName"])').template.json"
 
+# Opt-in check of a deployed stack in a real AWS account (never part of `test`); skips without credentials.
+# make smoke ARGS="--stack OmicsJobTracker --region eu-west-1"
+.PHONY: smoke
+smoke: install
+	$(BIN)/python -m ops.smoke $(ARGS)
+
 local: install
 	$(BIN)/python -m localcloud.server
 
@@ -49,7 +55,7 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
-	$(BIN)/vulture lambdas infra localcloud bench app.py tests --min-confidence 61
+	$(BIN)/vulture lambdas infra localcloud bench ops app.py tests --min-confidence 61
 
 format: install
 	$(BIN)/ruff check --fix .

@@ -32,7 +32,8 @@ STORE = "2222222222"
 def _job(cloud: LocalCloud, seconds: int, job_type: str = "READ_SET_EXPORT") -> tuple[Job, dict[str, str]]:
     timeline = Timeline.ending(submitted=SUBMITTED_SECONDS, running=seconds - SUBMITTED_SECONDS)
     store = STORE if job_type == "READ_SET_EXPORT" else ""
-    job = cloud.omics.add_job(job_type, timeline, store_id=store, items=["3333333333"])
+    items = ["3333333333"] if job_type == "READ_SET_EXPORT" else ["s3://bench-variants/sample.vcf.gz"]
+    job = cloud.omics.add_job(job_type, timeline, store_id=store, items=items)
     ids = {"sequenceStoreId": STORE} if job_type == "READ_SET_EXPORT" else {}
     return job, {"jobType": job_type, **ids, "jobId": job.job_id}
 

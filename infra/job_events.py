@@ -35,7 +35,7 @@ class JobEvents(Construct):
         storage.grant_history_writes(self.function)
         storage.grant_job_reads(self.function)  # one Get per event, to record item statuses with the status
         state_machine.grant_task_response(self.function)  # wakes the execution waiting on the job
-        self.rule, self.dead_letters = rule_to_function(
+        self.target = rule_to_function(
             self,
             "JobStatusChanged",
             description="A HealthOmics import or export job changed status: record it in the history",
@@ -43,7 +43,7 @@ class JobEvents(Construct):
                 source=[EVENT_SOURCE], detail_type=[spec.event_detail_type for spec in JOB_TYPES.values()]
             ),
             function=self.function,
-            retry_attempts=4,
+            delivery_retries=4,
             # An old status event is worth nothing once the poller has moved on.
             max_event_age=Duration.hours(1),
         )

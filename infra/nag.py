@@ -92,13 +92,11 @@ def _acknowledgments(stack: OmicsJobTrackerStack) -> list[Finding]:
             (
                 queue,
                 "AwsSolutions-SQS3",
-                f"This queue is itself the dead-letter queue of the {rule} rule's target; nothing consumes it "
-                "automatically",
+                f"This queue is itself where failed {what} events end (a dead-letter queue or an on-failure "
+                "destination); nothing consumes it automatically and an alarm watches it",
             )
-            for queue, rule in (
-                (stack.upload_trigger.dead_letters, "upload"),
-                (stack.job_events.dead_letters, "job status event"),
-            )
+            for what, target in (("upload", stack.upload_trigger.target), ("job status", stack.job_events.target))
+            for queue in (target.dead_letters, target.failures)
         ),
     ]
 

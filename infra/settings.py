@@ -1,11 +1,18 @@
-"""All deploy-time configuration, read once from cdk.json context (or ``cdk deploy -c key=value``)."""
+"""All deploy-time configuration, read once from cdk.json context (or ``cdk deploy -c key=value``).
+
+Every context key the user set is checked by name and by value; a problem stops synthesis with a
+``SettingsError``: one line per problem, which ``app.py`` prints instead of a traceback.
+"""
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from constructs import Node
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic_core import ErrorDetails
 
 from tracker.contract import DEFAULTS, NUMERIC_ID, Env
 
@@ -13,6 +20,27 @@ from tracker.contract import DEFAULTS, NUMERIC_ID, Env
 # WaitForChangeOrTimeout (6), with room for the odd retry.
 EVENTS_PER_POLL = 15
 HISTORY_EVENT_BUDGET = 20_000
+
+CONTEXT = "cdk.json context"  # how messages name the context, whether a key came from cdk.json or `-c`
+# Context keys that belong to the CDK, not to this app (checked against aws-cdk-lib 2.275.0 and CLI 2.1148.1):
+# feature flags ("@aws-cdk/..."), the CLI's and the library's settings ("aws:cdk:...", "aws-cdk:..."), cached
+# lookups in cdk.context.json ("availability-zones:account=...:region=..."), and the few plain names that the
+# CLI (`cdk acknowledge`, `cdk cli-telemetry`, `cdk migrate`) or aws-cdk-lib (asset repository) read.
+CDK_CONTEXT_KEYS = frozenset(
+    {"acknowledged-issue-numbers", "cli-telemetry", "cdk-migrate", "assets-ecr-repository-name"}
+)
+
+
+def is_cdk_context_key(key: str) -> bool:
+    return key.startswith(("@", "$")) or ":" in key or key in CDK_CONTEXT_KEYS
+
+
+class SettingsError(ValueError):
+    """Configuration that cannot be deployed: one line per problem, each naming the key."""
+
+    def __init__(self, problems: Iterable[str]) -> None:
+        self.problems = tuple(" ".join(problem.split()) for problem in problems)
+        super().__init__("\n".join(self.problems))
 
 
 class TrackerSettings(BaseModel):
@@ -38,7 +66,9 @@ class TrackerSettings(BaseModel):
         default=DEFAULTS.execution_timeout_days, ge=1, le=365, alias="executionTimeoutDays"
     )
     max_polls_per_execution: int = Field(default=DEFAULTS.max_polls_per_execution, ge=2, alias="maxPollsPerExecution")
-    powertools_layer_version: int = Field(default=27, ge=1, alias="powertoolsLayerVersion")
+    # Unset (the default): the layer that ships the Powertools release requirements.txt pins, the one the
+    # tests ran (infra.functions.POWERTOOLS_LAYER_VERSIONS). Setting it overrides that guarantee.
+    powertools_layer_version: int | None = Field(default=None, ge=1, alias="powertoolsLayerVersion")
     log_retention_days: int = Field(default=90, ge=1, alias="logRetentionDays")
 
     @field_validator("reference_store_id")
@@ -105,13 +135,35 @@ class TrackerSettings(BaseModel):
         }
 
     @classmethod
+    def context_keys(cls) -> list[str]:
+        """The context keys the app reads, in the order the model declares them."""
+        return [str(field.alias) for field in cls.model_fields.values()]
+
+    @classmethod
     def from_context(cls, node: Node) -> TrackerSettings:
-        values = {
-            field.alias: node.try_get_context(field.alias)
-            for field in cls.model_fields.values()
-            if field.alias and node.try_get_context(field.alias) is not None
-        }
+        """Every context key the user set (cdk.json, cdk.context.json, ``-c``), checked by name and by value."""
+        given = {key: value for key, value in node.get_all_context().items() if not is_cdk_context_key(key)}
+        known = cls.context_keys()
+        problems = [_unknown_key(key, known) for key in given if key not in known]
+        values = {key: value for key, value in given.items() if key in known and value is not None}
         try:
-            return cls.model_validate(values)
+            settings = cls.model_validate(values)
         except ValidationError as error:
-            raise ValueError(f"invalid cdk.json context: {error}") from None
+            raise SettingsError([*problems, *(_invalid_value(detail) for detail in error.errors())]) from None
+        if problems:
+            raise SettingsError(problems)
+        return settings
+
+
+def _unknown_key(key: str, known: Sequence[str]) -> str:
+    close = difflib.get_close_matches(key, known, n=1)
+    hint = f"did you mean '{close[0]}'?" if close else f"valid keys: {', '.join(known)}"
+    return f"{CONTEXT}: unknown key '{key}' ({hint})"
+
+
+def _invalid_value(detail: ErrorDetails) -> str:
+    key = ".".join(str(part) for part in detail["loc"])
+    message = detail["msg"].removeprefix("Value error, ")
+    if detail["type"] != "value_error":  # our own validators already quote what they got
+        message = f"{message} (got {detail['input']!r})"
+    return f"{CONTEXT}: invalid value for '{key}': {message}" if key else f"{CONTEXT}: {message}"

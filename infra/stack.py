@@ -41,8 +41,22 @@ class OmicsJobTrackerStack(Stack):
             "HistoryTableName": (self.storage.history.table_name, "The status history of every job"),
             "StateMachineArn": (state_machine.state_machine_arn, "Start executions here to import or follow"),
             "ReferenceStoreId": (self.storage.reference_store_id, "The reference store imports go to"),
-            "UploadDeadLetterQueueUrl": (self.upload_trigger.dead_letters.queue_url, "Uploads that did not start"),
-            "JobEventDeadLetterQueueUrl": (self.job_events.dead_letters.queue_url, "Job events not delivered"),
+            "UploadDeadLetterQueueUrl": (
+                self.upload_trigger.target.dead_letters.queue_url,
+                "Upload events EventBridge could not deliver to the trigger",
+            ),
+            "UploadFailureQueueUrl": (
+                self.upload_trigger.target.failures.queue_url,
+                "Upload events the trigger failed on after Lambda's retries (invocation records)",
+            ),
+            "JobEventDeadLetterQueueUrl": (
+                self.job_events.target.dead_letters.queue_url,
+                "Job status events EventBridge could not deliver",
+            ),
+            "JobEventFailureQueueUrl": (
+                self.job_events.target.failures.queue_url,
+                "Job status events the JobEvents function failed on after Lambda's retries",
+            ),
         }
         for name, (value, description) in outputs.items():
             CfnOutput(self, name, value=value, description=description)

@@ -98,6 +98,8 @@ RETRIES: dict[str, list[tuple[list[str], Backoff]]] = {
                 "DynamoDb.RequestLimitExceededException",
                 "DynamoDb.InternalServerErrorException",
                 "DynamoDb.ThrottlingException",
+                # The JobEvents function's transaction on the same STATE item was in flight.
+                "DynamoDb.TransactionConflictException",
             ],
             TABLE,
         )

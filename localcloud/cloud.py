@@ -24,7 +24,7 @@ from moto.stepfunctions.parser.models import stepfunctions_parser_backends
 
 from localcloud import patches
 from localcloud.clock import SimClock
-from localcloud.deploy import ACCOUNT, REGION, Deployment, deploy, enable_eventbridge_notifications
+from localcloud.deploy import ACCOUNT, REGION, Deployment, async_configs, deploy, enable_eventbridge_notifications
 from localcloud.lambda_runtime import InProcessLambdaRuntime
 from localcloud.omics import OmicsSimulator
 
@@ -39,16 +39,21 @@ LOCAL_LAMBDA_ENVIRONMENT = {
 }
 
 _simulator: OmicsSimulator | None = None
+_dynamodb_faults: list[patches.DynamoDbFault] = []
 
 
 def _route_to_simulator(request: Any, **kwargs: Any) -> Any:
     return _simulator(request, **kwargs) if _simulator is not None else None
 
 
+_inject_dynamodb_faults = patches.dynamodb_fault_injector(_dynamodb_faults)
+
 # botocore copies BUILTIN_HANDLERS into every new session: every omics client, including the one
-# moto's Step Functions uses for aws-sdk tasks, asks the simulator before anything else.
-if ("before-send.omics", _route_to_simulator) not in botocore.handlers.BUILTIN_HANDLERS:
-    botocore.handlers.BUILTIN_HANDLERS.append(("before-send.omics", _route_to_simulator))
+# moto's Step Functions uses for aws-sdk tasks, asks the simulator before anything else; every
+# DynamoDB client meets the faults a test arms before it reaches moto.
+for _handler in (("before-send.omics", _route_to_simulator), ("before-send.dynamodb", _inject_dynamodb_faults)):
+    if _handler not in botocore.handlers.BUILTIN_HANDLERS:
+        botocore.handlers.BUILTIN_HANDLERS.append(_handler)
 
 
 def synthesize(out_dir: Path, context: dict[str, Any] | None = None, app: Path = ROOT / "app.py") -> Path:
@@ -71,9 +76,13 @@ class LocalCloud:
         self.clock = SimClock(actors=self._actors)
         self.omics = OmicsSimulator(self.clock, account_id=ACCOUNT, region=REGION)
         self.lambdas = InProcessLambdaRuntime(
-            on_cold_start=self._cold_start, environment_overrides=dict(LOCAL_LAMBDA_ENVIRONMENT)
+            on_cold_start=self._cold_start,
+            environment_overrides=dict(LOCAL_LAMBDA_ENVIRONMENT),
+            sleep=self.clock.sleep,
+            now=self.clock.now,
         )
         self._exit = contextlib.ExitStack()
+        self.dynamodb_faults = _dynamodb_faults  # armed by tests: DynamoDbFault(operation, code, when)
         self.deployment: Deployment
 
     # ---- lifecycle -------------------------------------------------------------------------
@@ -97,6 +106,7 @@ class LocalCloud:
             mock.patch.object(emf, "print", lambda line: self.metrics.append(json.loads(line)), create=True)
         )
         self.deployment = deploy(self.cdk_out, self.stack_name, self.omics)
+        self.lambdas.async_configs.update(async_configs(self.deployment))
         enable_eventbridge_notifications(self.deployment)
         return self
 
@@ -134,6 +144,7 @@ class LocalCloud:
     def _forget_simulator() -> None:
         global _simulator
         _simulator = None
+        _dynamodb_faults.clear()
 
     def _cold_start(self) -> None:
         """A new deployment's first invocation: the handler code is imported afresh from the uploaded
@@ -166,6 +177,14 @@ class LocalCloud:
     # ---- acting as a user ------------------------------------------------------------------
     def upload(self, key: str, body: bytes = b">chr1\nACGT\n") -> None:
         boto3.client("s3", region_name=REGION).put_object(Bucket=self.bucket, Key=key, Body=body)
+
+    def put_object(self, uri: str, body: bytes = b">chr1\nACGT\n") -> None:
+        """An object in a bucket of the user's own (created if new), e.g. a reference a console input names."""
+        bucket, _, key = uri.removeprefix("s3://").partition("/")
+        s3 = boto3.client("s3", region_name=REGION)
+        if bucket not in {b["Name"] for b in s3.list_buckets()["Buckets"]}:
+            s3.create_bucket(Bucket=bucket)
+        s3.put_object(Bucket=bucket, Key=key, Body=body)
 
     def start_execution(self, execution_input: dict[str, Any], name: str | None = None) -> str:
         kwargs = {"name": name} if name else {}
@@ -222,6 +241,14 @@ class LocalCloud:
 
         store = DynamoHistoryStore(boto3.client("dynamodb", region_name=REGION), self.table)
         return [_plain(entry) for entry in store.entries(JobRef.from_dict(job))]
+
+    def queue_messages(self, id_contains: str) -> list[Any]:
+        """The bodies (JSON) of the messages in the stack's queue whose logical id contains `id_contains`."""
+        name = self.deployment.attrs[(self.deployment.one("AWS::SQS::Queue", id_contains), "QueueName")]
+        sqs = boto3.client("sqs", region_name=REGION)
+        url = sqs.get_queue_url(QueueName=name)["QueueUrl"]
+        messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=0).get("Messages", [])
+        return [json.loads(message["Body"]) for message in messages]
 
     def table_items(self) -> list[dict[str, Any]]:
         deserializer = TypeDeserializer()

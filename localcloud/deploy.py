@@ -19,6 +19,7 @@ from typing import Any
 
 import boto3
 
+from localcloud.lambda_runtime import AsyncConfig
 from localcloud.omics import OmicsSimulator
 
 ACCOUNT = "123456789012"
@@ -254,3 +255,21 @@ def enable_eventbridge_notifications(deployment: Deployment) -> None:
             s3.put_bucket_notification_configuration(
                 Bucket=props["BucketName"], NotificationConfiguration={"EventBridgeConfiguration": {}}
             )
+
+
+def async_configs(deployment: Deployment) -> dict[str, AsyncConfig]:
+    """Each function's EventInvokeConfig (retries, on-failure queue), for the in-process Lambda runtime."""
+    resolve = Resolver(deployment)
+    queues = {
+        deployment.attrs[(lid, "Arn")]: deployment.attrs[(lid, "QueueName")]
+        for lid in deployment.resources_of("AWS::SQS::Queue")
+    }
+    configs = {}
+    for resource in deployment.resources_of("AWS::Lambda::EventInvokeConfig").values():
+        props = resolve(resource["Properties"])
+        destination = props.get("DestinationConfig", {}).get("OnFailure", {}).get("Destination")
+        configs[props["FunctionName"]] = AsyncConfig(
+            maximum_retry_attempts=int(props.get("MaximumRetryAttempts", 2)),
+            on_failure_queue=queues.get(destination) if destination else None,
+        )
+    return configs

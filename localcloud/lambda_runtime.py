@@ -16,13 +16,17 @@ import os
 import sys
 import tempfile
 import threading
+import time
 import traceback
 import uuid
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+import boto3
 
 _UNPACKED = Path(tempfile.gettempdir()) / "omics-tracker-lambda-code"
 _lock = threading.Lock()
@@ -44,12 +48,28 @@ class LambdaContext:
 
 @dataclass
 class InvocationFault:
-    """Make an invocation of a function fail after its handler ran (e.g. it timed out after writing)."""
+    """Make an invocation of a function fail after its handler ran (e.g. it timed out after writing),
+    or, with `before_handler`, before it runs (e.g. the runtime failed to start)."""
 
     function_contains: str
     error_type: str = "Sandbox.Timedout"
     message: str = "Task timed out after 30.00 seconds"
     remaining: int = 1
+    before_handler: bool = False
+
+
+@dataclass(frozen=True)
+class AsyncConfig:
+    """A function's EventInvokeConfig: how often Lambda retries an asynchronous event, and the queue
+    that receives the event once the retries are spent (without one, Lambda drops it)."""
+
+    maximum_retry_attempts: int = 2
+    on_failure_queue: str | None = None  # queue name
+
+
+# Lambda waits one minute before the first retry of an asynchronous event and two minutes before the
+# second (Lambda developer guide, "How Lambda handles errors and retries with asynchronous invocation").
+ASYNC_RETRY_WAITS = (60.0, 120.0)
 
 
 @dataclass
@@ -58,7 +78,10 @@ class InProcessLambdaRuntime:
     invocations: list[str] = field(default_factory=list)
     async_failures: list[tuple[str, Any, str]] = field(default_factory=list)
     async_results: list[tuple[str, Any]] = field(default_factory=list)  # (function, what it returned)
+    async_configs: dict[str, AsyncConfig] = field(default_factory=dict)  # by function name
     on_cold_start: Callable[[], None] | None = None
+    sleep: Callable[[float], None] = time.sleep
+    now: Callable[[], datetime] = lambda: datetime.now(UTC)
     environment_overrides: dict[str, str] = field(default_factory=dict)
     _handlers: dict[tuple[str, str], Callable[..., Any]] = field(default_factory=dict)
     _in_flight: int = 0
@@ -71,16 +94,43 @@ class InProcessLambdaRuntime:
         threading.Thread(target=self._run_async, args=(function, payload), daemon=True).start()
 
     def _run_async(self, function: Any, payload: Any) -> None:
+        """Lambda's asynchronous handling: the first attempt, the configured retries with Lambda's waits,
+        then the on-failure destination gets the invocation record."""
+        config = self.async_configs.get(function.function_name, AsyncConfig())
+        attempts = 1 + config.maximum_retry_attempts
         try:
-            result, errored, _ = self.invoke(function, json.dumps(payload))
-            if errored:
-                self.async_failures.append((function.function_name, payload, result))
-            else:
-                self.async_results.append((function.function_name, json.loads(result)))
+            for attempt in range(1, attempts + 1):
+                result, errored, _ = self.invoke(function, json.dumps(payload))
+                if not errored:
+                    self.async_results.append((function.function_name, json.loads(result)))
+                    return
+                if attempt < attempts:
+                    self.sleep(ASYNC_RETRY_WAITS[min(attempt, len(ASYNC_RETRY_WAITS)) - 1])
+            self.async_failures.append((function.function_name, payload, result))
+            if config.on_failure_queue:
+                self._send_to_destination(config.on_failure_queue, function, payload, result, attempts)
         finally:
             with self._idle:
                 self._in_flight -= 1
                 self._idle.notify_all()
+
+    def _send_to_destination(self, queue: str, function: Any, payload: Any, error: str, attempts: int) -> None:
+        """The invocation record Lambda sends to an on-failure destination (Lambda developer guide)."""
+        record = {
+            "version": "1.0",
+            "timestamp": self.now().isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+            "requestContext": {
+                "requestId": json.loads(error).get("requestId", ""),
+                "functionArn": f"{function.function_arn}:$LATEST",
+                "condition": "RetriesExhausted",
+                "approximateInvokeCount": attempts,
+            },
+            "requestPayload": payload,
+            "responseContext": {"statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled"},
+            "responsePayload": json.loads(error),
+        }
+        sqs = boto3.client("sqs", region_name=function.region)
+        sqs.send_message(QueueUrl=sqs.get_queue_url(QueueName=queue)["QueueUrl"], MessageBody=json.dumps(record))
 
     @property
     def in_flight(self) -> int:
@@ -98,20 +148,23 @@ class InProcessLambdaRuntime:
         name = function.function_name
         self.invocations.append(name)
         context = LambdaContext(name, int(function.memory_size or 128), function.function_arn)
+        fault = self._fault_for(name, before_handler=True)
+        if fault is not None:
+            return self._error(fault.error_type, fault.message, "", context), True, ""
         try:
             handler = self._handler(function)
             result = handler(payload, context)
         except Exception as error:  # the Lambda runtime's error envelope
             return self._error(type(error).__name__, str(error), traceback.format_exc(), context), True, ""
-        fault = self._fault_for(name)
+        fault = self._fault_for(name, before_handler=False)
         if fault is not None:
             return self._error(fault.error_type, fault.message, "", context), True, ""
         return json.dumps(result), False, ""
 
-    def _fault_for(self, name: str) -> InvocationFault | None:
+    def _fault_for(self, name: str, before_handler: bool) -> InvocationFault | None:
         with _lock:
             for fault in self.faults:
-                if fault.function_contains in name and fault.remaining > 0:
+                if fault.function_contains in name and fault.remaining > 0 and fault.before_handler == before_handler:
                     fault.remaining -= 1
                     return fault
         return None

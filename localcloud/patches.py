@@ -12,16 +12,19 @@ import itertools
 import json
 import uuid
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
-from urllib.parse import quote_plus
 from unittest import mock
+from urllib.parse import quote_plus
 
 import boto3
 import botocore.session
 from botocore import xform_name
+from botocore.awsrequest import AWSPreparedRequest, AWSResponse
 from jsonpath_ng.ext import parse as jsonpath_parse
 from moto.awslambda.models import LambdaFunction, lambda_backends
+from moto.core.botocore_stubber import MockRawResponse
 from moto.core.utils import unix_time
 from moto.events import models as events_models
 from moto.s3 import notifications as s3_notifications
@@ -32,6 +35,7 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state
 )
 from moto.stepfunctions.parser.asl.component.state.wait.wait_function import wait_function
 from moto.stepfunctions.parser.asl.eval.callback.callback import CallbackEndpoint
+from moto.stepfunctions.parser.asl.eval.event.event_manager import EventManager
 from moto.stepfunctions.parser.models import StepFunctionsParserBackend
 from moto.utilities.arns import parse_arn
 
@@ -204,6 +208,50 @@ def _callback_wait(clock: SimClock, omics: OmicsSimulator, publish: Callable[[di
     return wait
 
 
+# Step Functions quotas: "Maximum execution history size: 25,000 events"; reaching it fails the execution.
+# AWS does not name the error; States.Runtime (what any other runtime failure reports) is assumed.
+HISTORY_EVENT_LIMIT = 25_000
+_CLOSING_EVENTS = {"ExecutionFailed", "ExecutionSucceeded", "ExecutionAborted", "ExecutionTimedOut"}
+_original_add_event = EventManager.add_event
+
+
+class HistoryLimitReached(RuntimeError):
+    pass
+
+
+def _add_event(self: Any, context: Any, event_type: Any, *args: Any, **kwargs: Any) -> int:
+    # moto keeps adding events forever; Step Functions fails an execution at 25,000.
+    if len(self._history_event_list) >= HISTORY_EVENT_LIMIT - 1 and str(event_type) not in _CLOSING_EVENTS:
+        raise HistoryLimitReached(f"the execution history reached {HISTORY_EVENT_LIMIT} events")
+    return int(_original_add_event(self, context, event_type, *args, **kwargs))
+
+
+@dataclass
+class DynamoDbFault:
+    """Make the next `remaining` DynamoDB calls of `operation` whose request contains `when` fail with `code`."""
+
+    operation: str
+    code: str
+    when: str = ""
+    remaining: int = 1
+
+
+def dynamodb_fault_injector(faults: list[DynamoDbFault]) -> Callable[..., AWSResponse | None]:
+    def inject(request: AWSPreparedRequest, **_: Any) -> AWSResponse | None:
+        operation = request.headers.get("X-Amz-Target", b"")
+        operation = operation.decode() if isinstance(operation, bytes) else str(operation)
+        body = request.body.decode() if isinstance(request.body, bytes) else str(request.body or "")
+        for fault in faults:
+            if fault.remaining > 0 and operation.endswith(f".{fault.operation}") and fault.when in body:
+                fault.remaining -= 1
+                error = {"__type": f"com.amazonaws.dynamodb.v20120810#{fault.code}", "message": "simulated fault"}
+                headers = {"Content-Type": "application/x-amz-json-1.0", "x-amzn-RequestId": str(uuid.uuid4())}
+                return AWSResponse(request.url, 400, headers, MockRawResponse(json.dumps(error)))
+        return None
+
+    return inject
+
+
 @contextlib.contextmanager
 def applied(
     clock: SimClock,
@@ -223,6 +271,7 @@ def applied(
         mock.patch.object(StepFunctionsParserBackend, "start_execution", _start_execution),
         mock.patch.object(CallbackEndpoint, "wait", _callback_wait(clock, omics, publish)),
         mock.patch.object(LambdaFunction, "_invoke_lambda", lambda self, event=None: runtime.invoke(self, event)),
+        mock.patch.object(EventManager, "add_event", _add_event),
     ]
     with contextlib.ExitStack() as stack:
         for patch in patches:

@@ -76,12 +76,19 @@ class JobType:
 
     def items_from(self, response: dict[str, Any]) -> dict[str, str]:
         """Per-item statuses keyed by the item's identity."""
-        items = {}
+        return self._item_values(response, self.item_status_field)
+
+    def item_messages_from(self, response: dict[str, Any]) -> dict[str, str]:
+        """Per-item status messages (why a source failed), where HealthOmics gives one."""
+        return self._item_values(response, "statusMessage")
+
+    def _item_values(self, response: dict[str, Any], field: str) -> dict[str, str]:
+        values = {}
         for item in response.get(self.items_field) or []:
-            key, status = self.item_key(item), item.get(self.item_status_field)
-            if key and status:
-                items[key] = str(status)
-        return items
+            key, value = self.item_key(item), item.get(field)
+            if key and value:
+                values[key] = str(value)
+        return values
 
 
 REFERENCE_IMPORT = "REFERENCE_IMPORT"
@@ -221,10 +228,6 @@ FATAL_POLL_ERRORS: tuple[type[TrackerError], ...] = (JobNotFound, AccessDenied, 
 
 # HealthOmics reference file endings (docs: manage-reference-store), each also bgzipped (.gz).
 REFERENCE_ENDINGS = (".fasta", ".fa", ".fas", ".fsa", ".faa", ".fna", ".ffn", ".frn", ".mpfa", ".seq", ".txt")
-# EventBridge wildcards are case-sensitive: an ending is matched in lower or in upper case.
-REFERENCE_SUFFIXES = tuple(
-    f"{case(ending)}{case(gz)}" for case in (str.lower, str.upper) for ending in REFERENCE_ENDINGS for gz in ("", ".gz")
-)
 
 
 # ---- Lambda environment and defaults --------------------------------------------------------

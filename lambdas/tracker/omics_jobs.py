@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any, Protocol
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -55,4 +56,12 @@ class OmicsJobs:
             status=str(response["status"]),
             status_message=str(response.get("statusMessage") or ""),
             items=spec.items_from(response),
+            item_messages=spec.item_messages_from(response),
+            creation_time=_iso(response.get("creationTime")),
+            completion_time=_iso(response.get("completionTime")),
         )
+
+
+def _iso(moment: Any) -> str:
+    """botocore parses timestamps into datetimes; the history keeps ISO 8601 text."""
+    return moment.isoformat() if isinstance(moment, datetime) else str(moment or "")

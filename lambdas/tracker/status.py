@@ -30,11 +30,18 @@ def rank(status: str) -> int:
 
 @dataclass(frozen=True)
 class Snapshot:
-    """What one observation of a job says: its status and each item's status."""
+    """What one observation of a job says: its status and each item's status.
+
+    Item messages (the only explanation of COMPLETED_WITH_FAILURES) and the service's own creation and
+    completion times are kept with the status, but a change of them alone is not progress.
+    """
 
     status: str
     status_message: str = ""
     items: dict[str, str] = field(default_factory=dict)
+    item_messages: dict[str, str] = field(default_factory=dict)
+    creation_time: str = ""  # as HealthOmics reports it (ISO 8601), next to the time the tracker observed
+    completion_time: str = ""
 
     @property
     def terminal(self) -> bool:
@@ -55,11 +62,20 @@ def merge(recorded: Snapshot | None, observed: Snapshot) -> Snapshot:
         status, message = observed.status, observed.status_message or (recorded.status_message if same else "")
     else:
         status, message = recorded.status, recorded.status_message
-    items = dict(recorded.items)
+    items, item_messages = dict(recorded.items), dict(recorded.item_messages)
     for key, item_status in observed.items.items():
         if key not in items or rank(item_status) >= rank(items[key]):
             items[key] = item_status
-    return Snapshot(status=status, status_message=message, items=items)
+            if key in observed.item_messages:
+                item_messages[key] = observed.item_messages[key]
+    return Snapshot(
+        status=status,
+        status_message=message,
+        items=items,
+        item_messages=item_messages,
+        creation_time=observed.creation_time or recorded.creation_time,
+        completion_time=observed.completion_time or recorded.completion_time,
+    )
 
 
 def next_snapshot(recorded: Snapshot, observed: Snapshot) -> Snapshot | None:

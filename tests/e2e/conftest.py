@@ -23,6 +23,8 @@ def _running(cdk_out: Path) -> Iterator[LocalCloud]:
     warnings.filterwarnings("ignore", module="aws_lambda_powertools")
     with LocalCloud(cdk_out) as local:
         yield local
+    # The simulator refuses to answer outside botocore's model; such an answer must fail the test too.
+    assert local.omics.contract_errors == []
 
 
 @pytest.fixture

@@ -128,6 +128,7 @@ class TestReferenceImports:
                 }
             ],
         }
+        cloud.put_object("s3://my-genomes/hg38/hg38.fna")  # HealthOmics reads it: it must exist
         described = cloud.wait(cloud.start_execution(console_input))
 
         assert described["status"] == "SUCCEEDED"
@@ -141,6 +142,7 @@ class TestReferenceImports:
 
     def test_repeated_console_request_gets_the_same_job_not_a_second_one(self, cloud: LocalCloud) -> None:
         console_input = {"jobType": "REFERENCE_IMPORT", "sources": [{"sourceFile": "s3://my-genomes/a.fa"}]}
+        cloud.put_object("s3://my-genomes/a.fa")
         first = cloud.wait(cloud.start_execution(console_input))
         second = cloud.wait(cloud.start_execution(console_input))
 
@@ -297,6 +299,7 @@ class TestFollowingJobsStartedElsewhere:
 
     def test_throttled_start_is_retried(self, cloud: LocalCloud) -> None:
         cloud.omics.fail_next("StartReferenceImportJob", "ThrottlingException", times=2)
+        cloud.put_object("s3://genomes/a.fa")
         described = cloud.wait(
             cloud.start_execution({"jobType": "REFERENCE_IMPORT", "sources": [{"sourceFile": "s3://genomes/a.fa"}]})
         )

@@ -9,7 +9,7 @@ from typing import Any
 import aws_cdk as cdk
 import pytest
 
-from infra.settings import TrackerSettings
+from infra.settings import SettingsError, TrackerSettings
 from tests.infra.stack_template import FUNCTION_PATHS, Synthesized, render, synthesize
 
 CDK_JSON = Path(__file__).resolve().parents[2] / "cdk.json"
@@ -72,12 +72,63 @@ def test_cdk_json_context_is_valid() -> None:
 
 def test_every_cdk_json_setting_is_a_tracker_setting() -> None:
     # The poll schedule's defaults are defined once, in the contract; cdk.json may override any key.
-    # A misspelt key would be silently ignored by from_context: keep cdk.json and the model in step.
     context = json.loads(CDK_JSON.read_text())["context"]
     settings_keys = {key for key in context if not key.startswith("@")}
-    aliases = {field.alias for field in TrackerSettings.model_fields.values()}
 
-    assert settings_keys <= aliases
+    assert settings_keys <= set(TrackerSettings.context_keys())
+
+
+def test_cdk_json_leaves_the_powertools_layer_to_the_pinned_release() -> None:
+    # powertoolsLayerVersion overrides the layer that ships the Powertools release the tests ran.
+    assert "powertoolsLayerVersion" not in json.loads(CDK_JSON.read_text())["context"]
+
+
+# --- keys are checked by name ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("key", "message"),
+    [
+        ("pollFirstWaitSecond", "unknown key 'pollFirstWaitSecond' (did you mean 'pollFirstWaitSeconds'?)"),
+        ("uploadprefix", "unknown key 'uploadprefix' (did you mean 'uploadPrefix'?)"),
+        ("referenceStore", "unknown key 'referenceStore' (did you mean 'referenceStoreId'?)"),
+        ("colour", "unknown key 'colour' (valid keys: stackName, uploadPrefix, "),
+    ],
+)
+def test_unknown_context_key_fails_naming_it_and_the_nearest_key(key: str, message: str) -> None:
+    with pytest.raises(SettingsError) as raised:
+        _settings_from({key: "1"})
+
+    assert raised.value.problems == (raised.value.problems[0],)
+    assert raised.value.problems[0].startswith(f"cdk.json context: {message}")
+
+
+def test_keys_of_the_cdk_itself_are_not_settings() -> None:
+    cdk_keys = {
+        "@aws-cdk/aws-iam:minimizePolicies": True,  # feature flag
+        "aws:cdk:enable-path-metadata": True,  # set by the CLI
+        "aws-cdk:enableDiffNoFail": True,
+        "availability-zones:account=123456789012:region=eu-west-1": ["eu-west-1a"],  # cached lookup
+        "acknowledged-issue-numbers": [12345],  # cdk acknowledge
+        "cli-telemetry": False,
+        "cdk-migrate": True,
+        "assets-ecr-repository-name": "assets",
+    }
+
+    assert _settings_from(cdk_keys) == TrackerSettings()
+
+
+def test_every_problem_is_one_line_naming_its_key() -> None:
+    with pytest.raises(SettingsError) as raised:
+        _settings_from({"pollFirstWaitSecond": 3, "logRetentionDays": 10, "pollBackoffFactor": "fast"})
+
+    lines = str(raised.value).splitlines()
+    assert lines == list(raised.value.problems)
+    assert [line.split("'")[1] for line in lines] == ["pollFirstWaitSecond", "pollBackoffFactor", "logRetentionDays"]
+    assert lines[1] == (
+        "cdk.json context: invalid value for 'pollBackoffFactor': "
+        "Input should be a valid number, unable to parse string as a number (got 'fast')"
+    )
 
 
 @pytest.mark.parametrize(
@@ -99,10 +150,11 @@ def test_every_cdk_json_setting_is_a_tracker_setting() -> None:
     ],
 )
 def test_invalid_context_fails_naming_the_key(context: dict[str, Any], key: str) -> None:
-    with pytest.raises(ValueError, match=r"invalid cdk\.json context") as raised:
+    with pytest.raises(SettingsError, match=r"^cdk\.json context: ") as raised:
         _settings_from(context)
 
-    assert key in str(raised.value)
+    (problem,) = raised.value.problems
+    assert key in problem
 
 
 # --- the synthesized stack follows the context -----------------------------------------------------------
@@ -131,10 +183,10 @@ def test_poll_schedule_context_reaches_the_functions(overridden: Synthesized) ->
 
 def test_upload_prefix_context_reaches_the_rule_and_the_import_role(overridden: Synthesized) -> None:
     rule = overridden.resource("UploadTrigger/ReferenceUploaded")["Properties"]
-    keys = [pattern["wildcard"] for pattern in rule["EventPattern"]["detail"]["object"]["key"]]
+    keys = [key_filter["prefix"] for key_filter in rule["EventPattern"]["detail"]["object"]["key"]]
     statements = overridden.statements_of_role("Storage/ImportRole")
     (read,) = [s for s in statements if s["Action"] == ["s3:GetObject"]]
 
     assert keys
-    assert all(key.startswith("genomes/*") for key in keys)
+    assert keys == ["genomes/"]
     assert [render(r) for r in read["Resource"]] == [f"${{{overridden.logical_id('Storage/Uploads')}.Arn}}/genomes/*"]

@@ -3,11 +3,21 @@
 from __future__ import annotations
 
 import importlib
+import importlib.metadata
 import sys
+from pathlib import Path
 from typing import Any
 
+import aws_cdk as cdk
 import pytest
 
+from infra.functions import (
+    POWERTOOLS_LAYER_VERSIONS,
+    LayerLookup,
+    pinned_powertools_release,
+    powertools_layer_arn,
+)
+from infra.settings import SettingsError
 from tests.infra.stack_template import FUNCTION_PATHS, Synthesized, render
 from tracker.schedule import PollSchedule
 from tracker.settings import HistorySettings, PollSettings, PrepareSettings, TriggerSettings
@@ -40,17 +50,69 @@ def test_function_runs_python_3_14_on_arm_with_active_tracing(synth: Synthesized
     assert function["TracingConfig"] == {"Mode": "Active"}
 
 
-@pytest.mark.parametrize("name", FUNCTIONS)
-def test_function_uses_the_public_powertools_layer_for_its_runtime_and_architecture(
-    synth: Synthesized, name: str
-) -> None:
-    (layer,) = _function(synth, name)["Layers"]
-    version = synth.settings.powertools_layer_version
-
-    assert render(layer) == (
+def _layer_arn(version: int) -> str:
+    return (
         f"arn:${{AWS::Partition}}:lambda:${{AWS::Region}}:{POWERTOOLS_ACCOUNT}:layer:"
         f"AWSLambdaPowertoolsPythonV3-python314-arm64:{version}"
     )
+
+
+def _layer_of_release(release: str) -> str:
+    """What the template deploys for a release: its recorded layer version, or the ARN AWS publishes for it."""
+    version = POWERTOOLS_LAYER_VERSIONS[release]
+    if version is LayerLookup.AT_DEPLOY:
+        return f"{{{{resolve:ssm:/aws/service/powertools/python/arm64/python3.14/{release}}}}}"
+    return _layer_arn(version)
+
+
+def _pin(tmp_path: Path, line: str) -> Path:
+    requirements = tmp_path / "requirements.txt"
+    requirements.write_text(f"boto3==1.44.5\n{line}\npydantic==2.14.3\n")
+    return requirements
+
+
+@pytest.mark.parametrize("name", FUNCTIONS)
+def test_function_uses_the_powertools_layer_of_the_release_the_tests_ran(synth: Synthesized, name: str) -> None:
+    (layer,) = _function(synth, name)["Layers"]
+
+    assert synth.settings.powertools_layer_version is None  # no override
+    assert render(layer) == _layer_of_release(pinned_powertools_release())
+
+
+def test_the_pinned_powertools_release_is_the_one_installed_for_the_tests() -> None:
+    assert pinned_powertools_release() == importlib.metadata.version("aws-lambda-powertools")
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "aws-lambda-powertools[tracer,parser]==3.23.0",
+        "aws_lambda_powertools == 3.23.0  # the layer's release",
+        "AWS-Lambda-Powertools==3.23.0 ; python_version >= '3.11'",
+    ],
+)
+def test_pinned_release_is_read_from_requirements(tmp_path: Path, line: str) -> None:
+    assert pinned_powertools_release(_pin(tmp_path, line)) == "3.23.0"
+
+
+@pytest.mark.parametrize("line", ["aws-lambda-powertools>=3.23", "aws-lambda-powertools-extra==1.0.0", ""])
+def test_requirements_without_an_exact_powertools_pin_fail(tmp_path: Path, line: str) -> None:
+    with pytest.raises(SettingsError, match=r"^requirements\.txt: no exact pin \(==X\.Y\.Z\) of aws-lambda-powertools"):
+        pinned_powertools_release(_pin(tmp_path, line))
+
+
+def test_a_recorded_release_deploys_its_layer_version(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("infra.functions.REQUIREMENTS", _pin(tmp_path, "aws-lambda-powertools==3.23.0"))
+    stack = cdk.Stack(cdk.App(), "Layer")
+
+    assert render(stack.resolve(powertools_layer_arn(stack))) == _layer_arn(27)
+
+
+def test_the_layer_version_can_be_overridden() -> None:
+    # context powertoolsLayerVersion: the layer no longer follows the pinned release
+    stack = cdk.Stack(cdk.App(), "Layer")
+
+    assert render(stack.resolve(powertools_layer_arn(stack, 42))) == _layer_arn(42)
 
 
 @pytest.mark.parametrize("name", FUNCTIONS)

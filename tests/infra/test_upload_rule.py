@@ -1,25 +1,24 @@
-"""The EventBridge rule that turns an S3 upload of a reference file into a trigger invocation."""
+"""The EventBridge rule that turns an S3 upload under the prefix into a trigger invocation (the trigger
+keeps the reference files: see tests/unit/test_trigger.py and tests/e2e/test_uploads.py)."""
 
 from __future__ import annotations
 
-from fnmatch import fnmatchcase
 from typing import Any
 
 import pytest
 
+from infra.trigger import upload_key_filter
 from tests.infra.stack_template import Synthesized
-from tracker.contract import REFERENCE_ENDINGS
-from tracker.inputs import TrackUpload, parse_request, reference_file_error
 
 
 def _rule(synth: Synthesized) -> dict[str, Any]:
     return synth.resource("UploadTrigger/ReferenceUploaded")["Properties"]
 
 
-def _key_patterns(synth: Synthesized) -> list[str]:
-    patterns = _rule(synth)["EventPattern"]["detail"]["object"]["key"]
-    assert all(set(pattern) == {"wildcard"} for pattern in patterns), patterns
-    return [pattern["wildcard"] for pattern in patterns]
+def _key_prefix(synth: Synthesized) -> str:
+    [key_filter] = _rule(synth)["EventPattern"]["detail"]["object"]["key"]
+    assert set(key_filter) == {"prefix"}, key_filter
+    return str(key_filter["prefix"])
 
 
 def _target(synth: Synthesized) -> dict[str, Any]:
@@ -42,31 +41,14 @@ def test_rule_matches_only_the_upload_bucket(synth: Synthesized) -> None:
     assert bucket == {"name": [{"Ref": synth.logical_id("Storage/Uploads")}]}
 
 
-def test_key_patterns_are_every_reference_ending_plain_and_gzipped_under_the_prefix(synth: Synthesized) -> None:
-    prefix = synth.settings.upload_prefix
-    lower = [f"{prefix}*{ending}{gz}" for ending in REFERENCE_ENDINGS for gz in ("", ".gz")]
-    expected = lower + [pattern.replace(prefix, "", 1).upper() for pattern in lower]
-    expected = lower + [f"{prefix}{pattern}" for pattern in expected[len(lower) :]]
-
-    assert sorted(_key_patterns(synth)) == sorted(expected)
-    assert len(_key_patterns(synth)) == 4 * len(REFERENCE_ENDINGS)
+def test_rule_matches_every_key_under_the_prefix_as_s3_encodes_it(synth: Synthesized) -> None:
+    assert _key_prefix(synth) == synth.settings.upload_prefix == "references/"
+    assert upload_key_filter("my refs/é/") == [{"prefix": "my+refs/%C3%A9/"}]
 
 
-def test_every_key_the_rule_matches_is_accepted_by_the_validator(synth: Synthesized) -> None:
-    for pattern in _key_patterns(synth):
-        key = pattern.replace("*", "GRCh38/hg38")
-
-        assert reference_file_error(key) is None, key
-        upload = {"bucket": "omics-uploads", "key": key, "sequencer": "617f08299329d189"}
-        assert isinstance(parse_request({"jobType": "REFERENCE_IMPORT", "s3Upload": upload}), TrackUpload)
-
-
-@pytest.mark.parametrize(
-    "key",
-    ["references/sample.bam", "references/hg38.fa.zip", "references/hg38.fa.bak", "elsewhere/hg38.fa", "hg38.fa"],
-)
-def test_rule_ignores_keys_that_are_not_reference_files_under_the_prefix(synth: Synthesized, key: str) -> None:
-    assert not any(fnmatchcase(key, pattern) for pattern in _key_patterns(synth))
+@pytest.mark.parametrize("key", ["elsewhere/hg38.fa", "hg38.fa", "References/hg38.fa"])
+def test_rule_ignores_keys_outside_the_prefix(synth: Synthesized, key: str) -> None:
+    assert not key.startswith(_key_prefix(synth))
 
 
 def test_target_is_the_trigger_function_with_retries_and_a_dead_letter_queue(synth: Synthesized) -> None:

@@ -215,3 +215,22 @@ def test_terminal_status_is_final_but_its_items_may_catch_up(later: str) -> None
     assert next_snapshot(recorded, Snapshot("COMPLETED", items={SOURCE_A: "FINISHED"})) == Snapshot(
         "COMPLETED", items={SOURCE_A: "FINISHED"}
     )
+
+
+def test_item_messages_and_service_times_are_kept_and_move_with_their_item() -> None:
+    recorded = Snapshot("IN_PROGRESS", items={SOURCE_A: "IN_PROGRESS"}, creation_time="2026-01-05T09:00:00+00:00")
+    observed = Snapshot(
+        "COMPLETED_WITH_FAILURES",
+        items={SOURCE_A: "FAILED"},
+        item_messages={SOURCE_A: "Source file not found"},
+        completion_time="2026-01-05T09:05:20+00:00",
+    )
+
+    merged = merge(recorded, observed)
+
+    assert merged.item_messages == {SOURCE_A: "Source file not found"}
+    assert (merged.creation_time, merged.completion_time) == ("2026-01-05T09:00:00+00:00", "2026-01-05T09:05:20+00:00")
+    # a stale observation of the item does not replace its message
+    stale = Snapshot("IN_PROGRESS", items={SOURCE_A: "IN_PROGRESS"}, item_messages={SOURCE_A: "copying"})
+    assert merge(merged, stale).item_messages == {SOURCE_A: "Source file not found"}
+    assert next_snapshot(merged, Snapshot("COMPLETED_WITH_FAILURES", items={SOURCE_A: "FAILED"})) is None

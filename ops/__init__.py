@@ -1,0 +1,1 @@
+"""Operations against a real AWS account: opt-in, never part of `make test`."""
