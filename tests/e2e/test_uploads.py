@@ -23,7 +23,10 @@ def _trigger_results(cloud: LocalCloud) -> list[dict[str, object]]:
     return [result for name, result in cloud.lambdas.async_results if "UploadTriggerFunction" in name]
 
 
-@pytest.mark.parametrize("key", KEYS, ids=["spaces", "plus-percent", "unicode", "symbols", "upper-case", "mixed-case", "1024-bytes"])
+KEY_IDS = ["spaces", "plus-percent", "unicode", "symbols", "upper-case", "mixed-case", "1024-bytes"]
+
+
+@pytest.mark.parametrize("key", KEYS, ids=KEY_IDS)
 def test_upload_with_any_key_is_imported_from_its_real_key(cloud: LocalCloud, key: str) -> None:
     # Given an upload whose key S3 URL-encodes in the Object Created event
     cloud.upload(key)
