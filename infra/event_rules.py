@@ -6,21 +6,30 @@ EventBridge invokes the function asynchronously. Two things can go wrong, and ea
 - the function is invoked but fails: Lambda retries it (``function_retries`` times, waiting one then
   two minutes) and then sends the invocation record, with the event, to the function's on-failure
   destination (``Failures``). Without a destination Lambda would drop the event.
-Both queues are encrypted, TLS only, keep messages 14 days, and have an alarm on any message.
+Both queues are encrypted with the tracker's key (``infra/encryption.py``), TLS only, keep messages 14 days,
+and have an alarm on any message. EventBridge may use the key for the rule's dead-letter queue only, and the
+function may use it to send to its failure queue only (``kms:GenerateDataKey`` and ``kms:Decrypt``, through SQS).
 """
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
-from aws_cdk import Duration
+import jsii
+from aws_cdk import Duration, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
-from aws_cdk import aws_lambda_destinations as destinations
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
+
+from infra.encryption import TrackerKey
+
+RULE_NAME_MAX = 64  # characters of an EventBridge rule name
 
 
 @dataclass(frozen=True)
@@ -43,16 +52,24 @@ def rule_to_function(
     function_retries: int = 2,
 ) -> RuleTarget:
     """The rule ``scope/rule_id``, its ``DeadLetters`` and the function's ``Failures`` queue, with alarms."""
-    dead_letters, failures = _queue(scope, "DeadLetters"), _queue(scope, "Failures")
-    rule = events.Rule(scope, rule_id, description=description, event_pattern=event_pattern)
+    data_key = TrackerKey.of(scope)
+    dead_letters, failures = _queue(scope, "DeadLetters", data_key.key), _queue(scope, "Failures", data_key.key)
+    name = rule_name(scope, rule_id)
+    # Named, so that the key policy can name the rule without depending on it (the rule depends on the key's queue).
+    data_key.allow_event_rule_dead_letters(
+        f"{rule_id}DeadLetters", Stack.of(scope).format_arn(service="events", resource="rule", resource_name=name)
+    )
+    rule = events.Rule(scope, rule_id, rule_name=name, description=description, event_pattern=event_pattern)
     rule.add_target(
         targets.LambdaFunction(
             function, dead_letter_queue=dead_letters, retry_attempts=delivery_retries, max_event_age=max_event_age
         )
     )
     function.configure_async_invoke(
-        on_failure=destinations.SqsDestination(failures), retry_attempts=function_retries, max_event_age=max_event_age
+        on_failure=FailureQueue(failures), retry_attempts=function_retries, max_event_age=max_event_age
     )
+    function.add_to_role_policy(iam.PolicyStatement(actions=["sqs:SendMessage"], resources=[failures.queue_arn]))
+    data_key.grant_queue_send(function)
     alarms = (
         _any_message_alarm(scope, "DeadLettersAlarm", dead_letters, f"{rule_id}: events EventBridge could not deliver"),
         _any_message_alarm(scope, "FailuresAlarm", failures, f"{rule_id}: events the function failed on"),
@@ -60,11 +77,37 @@ def rule_to_function(
     return RuleTarget(rule, dead_letters, failures, alarms)
 
 
-def _queue(scope: Construct, construct_id: str) -> sqs.Queue:
+def rule_name(scope: Construct, rule_id: str) -> str:
+    """``<stack name>-<rule id>``; a stack name too long for EventBridge's 64 characters is cut and a hash of the
+    whole name keeps it unique."""
+    name = f"{Stack.of(scope).stack_name}-{rule_id}"
+    if len(name) <= RULE_NAME_MAX:
+        return name
+    digest = hashlib.sha256(name.encode()).hexdigest()[:8]
+    return f"{name[: RULE_NAME_MAX - len(rule_id) - len(digest) - 2]}-{digest}-{rule_id}"
+
+
+@jsii.implements(lambda_.IDestination)
+class FailureQueue:
+    """An on-failure destination like CDK's ``SqsDestination``, without its grant (which adds ``sqs:GetQueue*``
+    and, for an encrypted queue, ``kms:Encrypt``, ``kms:ReEncrypt*`` and ``kms:GenerateDataKey*``): the function is
+    granted exactly what sending needs instead."""
+
+    def __init__(self, queue: sqs.IQueue) -> None:
+        self._queue = queue
+
+    def bind(
+        self, _scope: Construct, _fn: lambda_.IFunction, *, type: lambda_.DestinationType | None = None
+    ) -> lambda_.DestinationConfig:
+        return lambda_.DestinationConfig(destination=self._queue.queue_arn)
+
+
+def _queue(scope: Construct, construct_id: str, key: kms.IKey) -> sqs.Queue:
     return sqs.Queue(
         scope,
         construct_id,
-        encryption=sqs.QueueEncryption.SQS_MANAGED,
+        encryption=sqs.QueueEncryption.KMS,
+        encryption_master_key=key,
         enforce_ssl=True,
         retention_period=Duration.days(14),
     )

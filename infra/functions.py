@@ -11,6 +11,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
+from infra.encryption import LAMBDA_LOGS, TrackerKey, log_group_name
 from infra.settings import SettingsError, TrackerSettings
 from tracker.contract import METRICS_NAMESPACE, SERVICE_NAME
 
@@ -128,7 +129,9 @@ class TrackerFunctions(Construct):
         log_group = logs.LogGroup(
             scope,
             f"{construct_id}Logs",
+            log_group_name=log_group_name(scope, LAMBDA_LOGS, f"{scope.node.id}{construct_id}"),
             retention=log_retention(self._settings.log_retention_days),
+            encryption_key=TrackerKey.of(scope).key,
             removal_policy=RemovalPolicy.DESTROY,
         )
         return lambda_.Function(

@@ -1,13 +1,17 @@
-"""cdk-nag (AwsSolutions) acknowledgments, in one place. Each names the finding, the construct and why.
+"""cdk-nag acknowledgments (AwsSolutions, HIPAA Security, Serverless), in one place. Each names the finding,
+the construct and why.
 
-A finding without an acknowledgment here fails ``cdk synth`` (cdk-nag runs as a validation plugin).
+A finding without an acknowledgment here fails ``cdk synth`` (each pack runs as a validation plugin).
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 from aws_cdk import Acknowledgment, CfnElement, Stack, Validations
 from aws_cdk import aws_lambda as lambda_
-from cdk_nag import AwsSolutionsChecks
+from aws_cdk import aws_s3 as s3
+from cdk_nag import AwsSolutionsChecks, HIPAASecurityChecks, NagPack, ServerlessChecks
 from constructs import IConstruct
 
 from infra.stack import OmicsJobTrackerStack
@@ -22,6 +26,8 @@ _BASIC_EXECUTION = (
 _OMICS_ARN = "arn:<AWS::Partition>:omics:<AWS::Region>:<AWS::AccountId>:"
 
 Finding = tuple[IConstruct, str, str]  # (construct, finding id, reason)
+# The packs run at synthesis: AWS Solutions, HIPAA Security (HealthOmics is HIPAA eligible) and Serverless.
+PACKS: tuple[type[NagPack], ...] = (AwsSolutionsChecks, HIPAASecurityChecks, ServerlessChecks)
 
 
 def _logical_id(construct: IConstruct) -> str:
@@ -43,7 +49,8 @@ def _function_findings(stack: OmicsJobTrackerStack) -> list[Finding]:
         )
         findings.append((role, f"AwsSolutions-IAM4[Policy::{_BASIC_EXECUTION_ARN}]", _BASIC_EXECUTION))
         if id(function) not in readers:
-            findings.append((policy, "AwsSolutions-IAM5[Resource::*]", _XRAY))
+            if _traced(function):
+                findings.append((policy, "AwsSolutions-IAM5[Resource::*]", _XRAY))
             continue
         verb = "has" if len(unscoped) == 1 else "have"
         reason = f"{_XRAY}; {', '.join(unscoped)} {verb} no resource-level permissions either" if unscoped else _XRAY
@@ -63,10 +70,39 @@ def _function_findings(stack: OmicsJobTrackerStack) -> list[Finding]:
     return findings
 
 
+def _traced(function: lambda_.Function) -> bool:
+    """Active X-Ray tracing, whose grant is the policy's Resource '*' (CDK's framework functions have none)."""
+    resource = function.node.default_child
+    return isinstance(resource, lambda_.CfnFunction) and resource.tracing_config is not None
+
+
+def _nag_text(stack: Stack, value: str) -> str:
+    """A value as cdk-nag spells it in finding ids: Ref as <Name>, Fn::GetAtt as <LogicalId.Attribute>."""
+    resolved = stack.resolve(value)
+    if isinstance(resolved, str):
+        return resolved
+    return "".join(_nag_part(part) for part in resolved["Fn::Join"][1])
+
+
+def _nag_part(part: Any) -> str:
+    if isinstance(part, str):
+        return part
+    if "Ref" in part:
+        return f"<{part['Ref']}>"
+    logical_id, attribute = part["Fn::GetAtt"]
+    return f"<{logical_id}.{attribute}>"
+
+
 def _acknowledgments(stack: OmicsJobTrackerStack) -> list[Finding]:
     workflow = stack.workflow
     state_machine_policy = workflow.state_machine.role.node.find_child("DefaultPolicy")
-    uploads = _logical_id(stack.storage.uploads)
+    uploads = stack.storage.uploads
+    # A bucket the stack created is named by its logical id; an existing one by its ARN.
+    uploads_arn = (
+        f"<{_logical_id(uploads)}.Arn>"
+        if uploads.node.default_child is not None
+        else f"arn:<AWS::Partition>:s3:::{uploads.bucket_name}"
+    )
     return [
         *_function_findings(stack),
         (
@@ -84,9 +120,23 @@ def _acknowledgments(stack: OmicsJobTrackerStack) -> list[Finding]:
             for function in (workflow.prepare_function, workflow.poll_function)
         ),
         (
+            state_machine_policy,
+            f"AwsSolutions-IAM5[Resource::{_nag_text(stack, stack.storage.reference_store_arn)}/reference/*]",
+            "An import's sources may carry tags, which HealthOmics puts on the references it creates: TagResource "
+            "on the new references of the tracker's store, whose ids are not known before the import",
+        ),
+        (
             stack.storage.import_role.node.find_child("DefaultPolicy"),
-            f"AwsSolutions-IAM5[Resource::<{uploads}.Arn>/{stack.settings.upload_prefix}*]",
+            f"AwsSolutions-IAM5[Resource::{uploads_arn}/{stack.settings.upload_prefix}*]",
             "HealthOmics must read any reference file uploaded under the upload prefix, and only there",
+        ),
+        *(
+            (
+                stack.storage.import_role.node.find_child("DefaultPolicy"),
+                f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:s3:::{location}*]",
+                f"importSources names s3://{location} as a place console-started imports may read references from",
+            )
+            for location in stack.settings.import_sources
         ),
         *(
             (
@@ -101,6 +151,176 @@ def _acknowledgments(stack: OmicsJobTrackerStack) -> list[Finding]:
     ]
 
 
+# HIPAA Security and Serverless ---------------------------------------------------------------------------------
+
+_INLINE_POLICY = (
+    "CDK writes this role's grants as an AWS::IAM::Policy attached to this role only, deployed, changed and "
+    "deleted with it by this stack (tests/infra/test_iam_scoping.py asserts its statements); a customer managed "
+    "policy would carry the same statements for the same single role"
+)
+_SYNCHRONOUS = "invoked synchronously by the state machine's {step} step"
+_ASYNCHRONOUS = "invoked asynchronously by EventBridge, once per {event}"
+_RESERVED_CONCURRENCY = (
+    "a reserved concurrency would be taken from the account's unreserved pool, of which Lambda keeps 100 "
+    "unreserved, so it cannot be deployed in accounts with a low concurrency quota"
+)
+
+
+def _tracker_functions(stack: OmicsJobTrackerStack) -> list[tuple[lambda_.Function, str, str]]:
+    """(function, how it is invoked, the AWS APIs it calls besides X-Ray and CloudWatch Logs)."""
+    workflow = stack.workflow
+    return [
+        (workflow.prepare_function, _SYNCHRONOUS.format(step="Prepare"), "none: it validates the input"),
+        (workflow.poll_function, _SYNCHRONOUS.format(step="PollJob"), "HealthOmics Get*Job, DynamoDB"),
+        (stack.upload_trigger.function, _ASYNCHRONOUS.format(event="upload"), "Step Functions StartExecution"),
+        (
+            stack.job_events.function,
+            _ASYNCHRONOUS.format(event="aws.omics status event"),
+            "HealthOmics Get*Job, DynamoDB, Step Functions SendTaskSuccess",
+        ),
+    ]
+
+
+def _function_pack_findings(stack: OmicsJobTrackerStack) -> list[Finding]:
+    failures = {
+        id(stack.upload_trigger.function): stack.upload_trigger.target.failures,
+        id(stack.job_events.function): stack.job_events.target.failures,
+    }
+    findings: list[Finding] = []
+    for function, invoked, apis in _tracker_functions(stack):
+        queue = failures.get(id(function))
+        if queue is None:
+            dlq = (
+                f"Lambda dead-letter queues take failed asynchronous invocations only; this function is {invoked}, "
+                "so an error goes back to the execution, which retries or catches it"
+            )
+            throttled = "Step Functions retries Lambda.TooManyRequestsException with backoff"
+        else:
+            dlq = (
+                f"Failed invocations go to the on-failure destination {queue.node.path} with Lambda's invocation "
+                "record (the event, the error, RetriesExhausted), which a dead-letter queue would not carry"
+            )
+            throttled = "Lambda retries a throttled asynchronous invocation until the event's maximum age"
+        findings += [
+            (function, "HIPAA.Security-LambdaDLQ", dlq),
+            (function, "Serverless-LambdaDLQ", dlq),
+            (
+                function,
+                "HIPAA.Security-LambdaInsideVPC",
+                f"The function calls only AWS service APIs ({apis}) over TLS with IAM-signed requests and reaches "
+                "nothing inside a VPC; in a VPC it would need a NAT gateway or an interface endpoint per service",
+            ),
+            (
+                function,
+                "HIPAA.Security-LambdaConcurrency",
+                f"The function is {invoked}, so its concurrency follows the tracker's work; {throttled}; "
+                f"{_RESERVED_CONCURRENCY}",
+            ),
+            (
+                function.node.find_child("ServiceRole").node.find_child("DefaultPolicy"),
+                "HIPAA.Security-IAMNoInlinePolicy",
+                _INLINE_POLICY,
+            ),
+        ]
+    return findings
+
+
+def _event_target_findings(stack: OmicsJobTrackerStack) -> list[Finding]:
+    findings: list[Finding] = []
+    for what, target in (("upload", stack.upload_trigger.target), ("job status", stack.job_events.target)):
+        findings += [
+            (
+                queue,
+                "Serverless-SQSRedrivePolicy",
+                f"This queue is itself where failed {what} events end; people read it (README: Failed uploads and "
+                "events) and no consumer fails on its messages, so there is nothing to redrive to a further queue",
+            )
+            for queue in (target.dead_letters, target.failures)
+        ]
+        findings += [
+            (
+                alarm,
+                "HIPAA.Security-CloudWatchAlarmAction",
+                f"The alarm's state is the signal that failed {what} events are waiting (README: Failed uploads and "
+                "events); whom it notifies (an SNS topic for e-mail, chat or paging) differs per deployment, so "
+                "the stack sets no action",
+            )
+            for alarm in target.alarms
+        ]
+    return findings
+
+
+def _storage_findings(stack: OmicsJobTrackerStack) -> list[Finding]:
+    storage = stack.storage
+    findings: list[Finding] = [
+        (storage.import_role.node.find_child("DefaultPolicy"), "HIPAA.Security-IAMNoInlinePolicy", _INLINE_POLICY),
+        (
+            stack.workflow.state_machine.role.node.find_child("DefaultPolicy"),
+            "HIPAA.Security-IAMNoInlinePolicy",
+            _INLINE_POLICY,
+        ),
+    ]
+    notifications = storage.uploads.node.try_find_child("Notifications")
+    handler_policy = notifications.node.try_find_child("HandlerPolicy") if notifications else None
+    if handler_policy is not None:
+        findings.append(
+            (
+                handler_policy,
+                "HIPAA.Security-IAMNoInlinePolicy",
+                "CDK's BucketNotificationsHandler custom resource: its s3:PutBucketNotification grant, attached to "
+                "the handler's role only",
+            )
+        )
+    return findings + _bucket_findings(stack)
+
+
+def _bucket_findings(stack: OmicsJobTrackerStack) -> list[Finding]:
+    """The buckets the stack creates (none when it watches an existing bucket)."""
+    single_region = (
+        "cross-Region replication needs a destination bucket in another Region, which this single-Region stack "
+        "does not own; the bucket is retained when the stack is deleted"
+    )
+    findings: list[Finding] = []
+    uploads = stack.storage.uploads
+    if isinstance(uploads.node.default_child, s3.CfnBucket):
+        findings += [
+            (
+                uploads,
+                "HIPAA.Security-S3BucketReplicationEnabled",
+                "Uploads are staging copies: HealthOmics keeps each imported reference in the reference store, "
+                f"and the bucket is versioned; {single_region}",
+            ),
+            (
+                uploads,
+                "HIPAA.Security-S3DefaultEncryptionKMS",
+                "Uploads are encrypted at rest with SSE-S3 (AES-256), TLS only, public access blocked; with SSE-KMS "
+                "every uploader and the HealthOmics import role would also need the key",
+            ),
+        ]
+    access_logs = stack.storage.node.try_find_child("AccessLogs")
+    if access_logs is not None:
+        findings += [
+            (access_logs, "HIPAA.Security-S3BucketReplicationEnabled", f"Server access logs; {single_region}"),
+            (
+                access_logs,
+                "HIPAA.Security-S3DefaultEncryptionKMS",
+                "Server access logs are encrypted at rest with SSE-S3 (AES-256), which S3's log delivery writes "
+                "without a grant on a customer managed key; they hold request records, not uploaded data",
+            ),
+            (
+                access_logs,
+                "HIPAA.Security-S3BucketVersioningEnabled",
+                "S3's log delivery writes each log object once and never rewrites it; the bucket is retained, "
+                "TLS only and private, and its objects expire after 365 days",
+            ),
+        ]
+    return findings
+
+
+def _hipaa_and_serverless_findings(stack: OmicsJobTrackerStack) -> list[Finding]:
+    return [*_function_pack_findings(stack), *_event_target_findings(stack), *_storage_findings(stack)]
+
+
 def _bucket_notifications_handler(stack: Stack) -> IConstruct | None:
     return next(
         (child for child in stack.node.children if child.node.id.startswith("BucketNotificationsHandler")), None
@@ -108,20 +328,17 @@ def _bucket_notifications_handler(stack: Stack) -> IConstruct | None:
 
 
 def add_nag_checks(stack: OmicsJobTrackerStack) -> None:
-    """Run AwsSolutions on the stack and acknowledge the findings listed above."""
-    Validations.of(stack).add_plugins(AwsSolutionsChecks(stack))
-    for construct, finding, reason in _acknowledgments(stack):
+    """Run the packs on the stack and acknowledge the findings listed above."""
+    Validations.of(stack).add_plugins(*(pack(stack) for pack in PACKS))
+    for construct, finding, reason in [*_acknowledgments(stack), *_hipaa_and_serverless_findings(stack)]:
         Validations.of(construct).acknowledge(Acknowledgment(id=finding, reason=reason))
     handler = _bucket_notifications_handler(stack)
     if handler is not None:
-        # CDK's own custom resource that turns on EventBridge notifications for the upload bucket.
+        # CDK's own custom resource that turns on EventBridge notifications for the upload bucket (its
+        # s3:PutBucketNotification grant names the bucket: Storage/Uploads/Notifications/HandlerPolicy).
         Validations.of(handler).acknowledge(
             Acknowledgment(
                 id=f"AwsSolutions-IAM4[Policy::{_BASIC_EXECUTION_ARN}]",
                 reason="CDK's BucketNotificationsHandler custom resource: logs permissions only",
-            ),
-            Acknowledgment(
-                id="AwsSolutions-IAM5[Resource::*]",
-                reason="CDK's BucketNotificationsHandler calls s3:PutBucketNotification, which it is granted on '*'",
             ),
         )

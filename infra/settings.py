@@ -7,6 +7,7 @@ Every context key the user set is checked by name and by value; a problem stops 
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -52,6 +53,12 @@ class TrackerSettings(BaseModel):
     upload_prefix: str = Field(default="references/", alias="uploadPrefix")
     reference_store_id: str | None = Field(default=None, alias="referenceStoreId")
     reference_store_name: str = Field(default="omics-job-tracker", alias="referenceStoreName")
+    # Other S3 locations ("bucket/prefix/") console-started imports may read; uploads need none of them.
+    import_sources: tuple[str, ...] = Field(default=(), alias="importSources")
+    # An existing bucket to watch instead of creating one; the import role reads only its uploadPrefix.
+    existing_upload_bucket: str | None = Field(
+        default=None, alias="existingUploadBucket", pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$"
+    )
     poll_first_wait_seconds: int = Field(
         default=DEFAULTS.poll_first_wait_seconds, ge=1, le=3600, alias="pollFirstWaitSeconds"
     )
@@ -79,6 +86,22 @@ class TrackerSettings(BaseModel):
         if not NUMERIC_ID.match(str(value)):
             raise ValueError(f"must be a HealthOmics reference store id (10-36 digits), got '{value}'")
         return str(value)
+
+    @field_validator("import_sources", mode="before")
+    @classmethod
+    def _locations(cls, value: Any) -> Any:
+        """A list, or one comma-separated string (as `-c importSources=a/x/,b/y/` passes it)."""
+        locations = [part.strip() for part in value.split(",") if part.strip()] if isinstance(value, str) else value
+        for location in locations or []:
+            bucket = str(location).partition("/")[0]
+            if not re.fullmatch(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]", bucket) or "*" in str(location):
+                raise ValueError(f"each must be 'bucket/prefix/' (no '*'), got {location!r}")
+        return locations
+
+    @field_validator("existing_upload_bucket", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: Any) -> Any:
+        return None if value == "" else value
 
     @field_validator("upload_prefix")
     @classmethod

@@ -7,6 +7,7 @@ from typing import Any
 from aws_cdk import CfnOutput, Stack
 from constructs import Construct
 
+from infra.encryption import TrackerKey
 from infra.functions import TrackerFunctions
 from infra.job_events import JobEvents
 from infra.settings import TrackerSettings
@@ -19,6 +20,7 @@ class OmicsJobTrackerStack(Stack):
     def __init__(self, scope: Construct, construct_id: str, *, settings: TrackerSettings, **kwargs: Any) -> None:
         super().__init__(scope, construct_id, description="Event-driven tracker for AWS HealthOmics jobs", **kwargs)
         self.settings = settings
+        self.data_key = TrackerKey(self, "DataKey")  # the tracker's data at rest: table, queues, logs
         self.storage = TrackerStorage(self, "Storage", settings=settings)
         functions = TrackerFunctions(self, "Functions", settings=settings)
         self.workflow = TrackerWorkflow(self, "Workflow", settings=settings, functions=functions, storage=self.storage)

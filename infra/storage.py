@@ -7,10 +7,11 @@ import re
 from aws_cdk import Aws, Duration, RemovalPolicy
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_omics as omics
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
+from infra.encryption import TrackerKey
+from infra.reference_store import AccountReferenceStore
 from infra.settings import TrackerSettings
 from tracker.contract import JOB_TYPES, JobType, Table
 
@@ -18,14 +19,21 @@ from tracker.contract import JOB_TYPES, JobType, Table
 class TrackerStorage(Construct):
     def __init__(self, scope: Construct, construct_id: str, *, settings: TrackerSettings) -> None:
         super().__init__(scope, construct_id)
-        self.uploads = self._upload_bucket()
+        self.uploads = self._upload_bucket(settings.existing_upload_bucket)
         self.reference_store_id = self._reference_store(settings)
         self.reference_store_arn = omics_arn(f"referenceStore/{self.reference_store_id}")
-        self.import_role = self._import_role(settings.upload_prefix)
+        self.import_role = self._import_role(settings.upload_prefix, settings.import_sources)
         self.history = self._history_table()
         self.job_readers: list[iam.IGrantable] = []  # who may read jobs (cdk-nag acknowledges their wildcards)
 
-    def _upload_bucket(self) -> s3.Bucket:
+    def _upload_bucket(self, existing: str | None) -> s3.IBucket:
+        """The bucket whose uploads are imported: the user's own, or one created with access logs."""
+        if existing:
+            bucket = s3.Bucket.from_bucket_name(self, "Uploads", existing)
+            # CDK's notification handler adds EventBridge to the bucket's configuration and keeps the
+            # notifications the bucket already has (it manages only its own, for imported buckets).
+            bucket.enable_event_bridge_notification()
+            return bucket
         access_logs = s3.Bucket(
             self,
             "AccessLogs",
@@ -52,17 +60,12 @@ class TrackerStorage(Construct):
     def _reference_store(self, settings: TrackerSettings) -> str:
         if settings.reference_store_id:
             return settings.reference_store_id
-        store = omics.CfnReferenceStore(
-            self,
-            "ReferenceStore",
-            name=settings.reference_store_name,
-            description="Reference genomes imported by the HealthOmics job tracker",
-        )
-        store.apply_removal_policy(RemovalPolicy.RETAIN)  # holds imported genomes
-        return store.attr_reference_store_id
+        # One reference store per account and Region: the account's own, created only if it has none.
+        return AccountReferenceStore(self, "ReferenceStore", settings=settings).reference_store_id
 
-    def _import_role(self, upload_prefix: str) -> iam.Role:
-        """HealthOmics assumes this role to read the uploaded files, and nothing else."""
+    def _import_role(self, upload_prefix: str, import_sources: tuple[str, ...]) -> iam.Role:
+        """HealthOmics assumes this role to read the uploaded files, and the `importSources` locations
+        console-started imports may name; nothing else."""
         role = iam.Role(
             self,
             "ImportRole",
@@ -78,10 +81,22 @@ class TrackerStorage(Construct):
         role.add_to_policy(
             iam.PolicyStatement(actions=["s3:GetBucketLocation", "s3:ListBucket"], resources=[self.uploads.bucket_arn])
         )
+        for location in import_sources:
+            bucket, _, prefix = location.partition("/")
+            role.add_to_policy(
+                iam.PolicyStatement(
+                    actions=["s3:GetObject"], resources=[f"arn:{Aws.PARTITION}:s3:::{bucket}/{prefix}*"]
+                )
+            )
+            role.add_to_policy(
+                iam.PolicyStatement(
+                    actions=["s3:GetBucketLocation", "s3:ListBucket"], resources=[f"arn:{Aws.PARTITION}:s3:::{bucket}"]
+                )
+            )
         return role
 
     def _history_table(self) -> dynamodb.TableV2:
-        return dynamodb.TableV2(
+        table = dynamodb.TableV2(
             self,
             "History",
             partition_key=dynamodb.Attribute(name=Table.PK, type=dynamodb.AttributeType.STRING),
@@ -90,7 +105,7 @@ class TrackerStorage(Construct):
             point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
                 point_in_time_recovery_enabled=True
             ),
-            encryption=dynamodb.TableEncryptionV2.aws_managed_key(),
+            encryption=dynamodb.TableEncryptionV2.aws_managed_key(),  # SSEType KMS; the key is set below
             removal_policy=RemovalPolicy.RETAIN,
             deletion_protection=True,
             global_secondary_indexes=[
@@ -101,6 +116,12 @@ class TrackerStorage(Construct):
                 )
             ],
         )
+        # Encrypted with the tracker's key. TableV2 renders a customer-managed key only in a stack bound to a
+        # Region, and this stack is Region-agnostic: the key goes on the table's one replica directly.
+        resource = table.node.default_child
+        assert isinstance(resource, dynamodb.CfnGlobalTable)
+        resource.add_property_override("Replicas.0.SSESpecification.KMSMasterKeyId", TrackerKey.of(self).key.key_arn)
+        return table
 
     def grant_history_writes(self, grantee: iam.IGrantable) -> None:
         """What the history store uses: consistent reads, and a transaction of a Put (entry) and an Update (STATE)."""

@@ -21,6 +21,7 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
+from infra.encryption import STATES_LOGS, TrackerKey, log_group_name
 from infra.functions import TrackerFunctions, log_retention
 from infra.settings import TrackerSettings
 from infra.storage import TrackerStorage
@@ -184,7 +185,9 @@ class TrackerWorkflow(Construct):
                 destination=logs.LogGroup(
                     self,
                     "ExecutionLogs",
+                    log_group_name=log_group_name(self, STATES_LOGS, "JobTracker"),
                     retention=log_retention(settings.log_retention_days),
+                    encryption_key=TrackerKey.of(self).key,
                     removal_policy=RemovalPolicy.DESTROY,
                 ),
                 level=sfn.LogLevel.ALL,
@@ -221,6 +224,12 @@ class TrackerWorkflow(Construct):
                 action="startReferenceImportJob",
                 iam_action="omics:StartReferenceImportJob",
                 iam_resources=[self._storage.reference_store_arn],
+                # Sources may carry tags: HealthOmics tags the new references, which needs TagResource.
+                additional_iam_statements=[
+                    iam.PolicyStatement(
+                        actions=["omics:TagResource"], resources=[f"{self._storage.reference_store_arn}/reference/*"]
+                    )
+                ],
                 parameters={
                     "ReferenceStoreId": sfn.JsonPath.string_at(start_field("reference_store_id")),
                     "RoleArn": self._storage.import_role.role_arn,

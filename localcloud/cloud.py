@@ -22,9 +22,18 @@ from moto import mock_aws
 from moto.stepfunctions.parser.api import ExecutionStatus
 from moto.stepfunctions.parser.models import stepfunctions_parser_backends
 
-from localcloud import patches
+from localcloud import iam, patches
 from localcloud.clock import SimClock
-from localcloud.deploy import ACCOUNT, REGION, Deployment, async_configs, deploy, enable_eventbridge_notifications
+from localcloud.deploy import (
+    ACCOUNT,
+    REGION,
+    Deployment,
+    Resolver,
+    async_configs,
+    deploy,
+    enable_eventbridge_notifications,
+    iam_policies,
+)
 from localcloud.lambda_runtime import InProcessLambdaRuntime
 from localcloud.omics import OmicsSimulator
 
@@ -47,11 +56,26 @@ def _route_to_simulator(request: Any, **kwargs: Any) -> Any:
 
 
 _inject_dynamodb_faults = patches.dynamodb_fault_injector(_dynamodb_faults)
+_policies: iam.Policies | None = None
+
+
+def _check_iam(params: dict[str, Any], model: Any, **_: Any) -> None:
+    """Refuse a call its principal's policies do not allow, before it is sent (as AWS would)."""
+    principal = iam.current_principal()
+    if principal is None or _policies is None:
+        return
+    for request in iam.requests_for(model.service_model.endpoint_prefix, model.name, params, REGION, ACCOUNT):
+        _policies.check(principal, request)
+
 
 # botocore copies BUILTIN_HANDLERS into every new session: every omics client, including the one
 # moto's Step Functions uses for aws-sdk tasks, asks the simulator before anything else; every
 # DynamoDB client meets the faults a test arms before it reaches moto.
-for _handler in (("before-send.omics", _route_to_simulator), ("before-send.dynamodb", _inject_dynamodb_faults)):
+for _handler in (
+    ("before-send.omics", _route_to_simulator),
+    ("before-send.dynamodb", _inject_dynamodb_faults),
+    ("before-parameter-build", _check_iam),
+):
     if _handler not in botocore.handlers.BUILTIN_HANDLERS:
         botocore.handlers.BUILTIN_HANDLERS.append(_handler)
 
@@ -68,13 +92,21 @@ def synthesize(out_dir: Path, context: dict[str, Any] | None = None, app: Path =
 
 class LocalCloud:
     def __init__(
-        self, cdk_out: Path, stack_name: str = STACK_NAME, on_cold_start: Callable[[], None] | None = None
+        self,
+        cdk_out: Path,
+        stack_name: str = STACK_NAME,
+        on_cold_start: Callable[[], None] | None = None,
+        existing_buckets: tuple[str, ...] = (),
+        existing_reference_store: str | None = None,
     ) -> None:
         self.cdk_out = cdk_out
+        self._existing_buckets = existing_buckets  # the account's own buckets, there before the deploy
         self._on_cold_start = on_cold_start  # e.g. a test adding a job type to the freshly imported contract
         self.stack_name = stack_name
         self.clock = SimClock(actors=self._actors)
         self.omics = OmicsSimulator(self.clock, account_id=ACCOUNT, region=REGION)
+        if existing_reference_store:  # the account's reference store (by this name), there before the deploy
+            self.omics.create_reference_store(existing_reference_store)
         self.lambdas = InProcessLambdaRuntime(
             on_cold_start=self._cold_start,
             environment_overrides=dict(LOCAL_LAMBDA_ENVIRONMENT),
@@ -105,7 +137,10 @@ class LocalCloud:
         self._exit.enter_context(
             mock.patch.object(emf, "print", lambda line: self.metrics.append(json.loads(line)), create=True)
         )
+        for bucket in self._existing_buckets:
+            boto3.client("s3", region_name=REGION).create_bucket(Bucket=bucket)
         self.deployment = deploy(self.cdk_out, self.stack_name, self.omics)
+        self._use_policies(iam_policies(self.deployment))
         self.lambdas.async_configs.update(async_configs(self.deployment))
         enable_eventbridge_notifications(self.deployment)
         return self
@@ -140,10 +175,20 @@ class LocalCloud:
         running = len(backend._get_executions(ExecutionStatus.RUNNING))
         return running + self.lambdas.in_flight
 
+    def _use_policies(self, policies: iam.Policies) -> None:
+        global _policies
+        _policies = policies
+        self.policies = policies
+        # HealthOmics reads an import's sources with the import role: s3:GetObject on each object.
+        self.omics.read_permission = lambda role, bucket, key: policies.allows(
+            role, iam.Request("s3:GetObject", (f"arn:aws:s3:::{bucket}/{key}",))
+        )
+
     @staticmethod
     def _forget_simulator() -> None:
-        global _simulator
+        global _simulator, _policies
         _simulator = None
+        _policies = None
         _dynamodb_faults.clear()
 
     def _cold_start(self) -> None:
@@ -160,7 +205,11 @@ class LocalCloud:
     # ---- what the stack created ------------------------------------------------------------
     @property
     def bucket(self) -> str:
-        return self.deployment.refs[self.deployment.one("AWS::S3::Bucket", "Uploads")]
+        return self.output("UploadBucketName")
+
+    def output(self, name: str) -> str:
+        """A stack output, as CloudFormation would resolve it."""
+        return str(Resolver(self.deployment)(self.deployment.template["Outputs"][name]["Value"]))
 
     @property
     def table(self) -> str:
@@ -172,7 +221,8 @@ class LocalCloud:
 
     @property
     def reference_store_id(self) -> str:
-        return self.deployment.refs[self.deployment.one("AWS::Omics::ReferenceStore")]
+        """The store the stack uses: its ReferenceStoreId output (the account's store, or the one given by context)."""
+        return self.output("ReferenceStoreId")
 
     # ---- acting as a user ------------------------------------------------------------------
     def upload(self, key: str, body: bytes = b">chr1\nACGT\n") -> None:

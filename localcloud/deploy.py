@@ -4,13 +4,22 @@ moto's own CloudFormation cannot run this template (assets, the HealthOmics stor
 resources), so this small deployer resolves the intrinsics CDK emits (Ref, Fn::GetAtt, Fn::Join,
 Fn::Sub, Fn::Select, Fn::Split and the pseudo parameters) against deterministic local names, and
 creates the resources the tracker runs on. The state machine it creates is the synthesized one.
+
+A custom resource of CDK's Provider framework (the account's reference store) is run as the framework
+runs it: its on-event handler, one of the stack's functions, is invoked through Lambda with a
+CloudFormation request, and its answer's physical id and ``Data`` become the resource's ``Ref`` and
+``Fn::GetAtt`` values. Resources are created kind by kind (``CREATION_ORDER``); a custom resource runs
+once the functions behind it exist, and whatever reads its attributes (a function's environment, an
+output) is created after it, as CloudFormation orders resources by their references.
 """
 
 from __future__ import annotations
 
+import heapq
 import io
 import json
 import re
+import uuid
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -19,11 +28,31 @@ from typing import Any
 
 import boto3
 
+from localcloud import iam
 from localcloud.lambda_runtime import AsyncConfig
 from localcloud.omics import OmicsSimulator
 
 ACCOUNT = "123456789012"
 REGION = "us-east-1"
+# The kinds of resource the deployer creates, in this order (later kinds refer to earlier ones by their planned
+# names). PROVIDER_CUSTOM_RESOURCE stands for the custom resources of CDK's Provider framework.
+PROVIDER_CUSTOM_RESOURCE = "Custom resource (CDK Provider framework)"
+CREATION_ORDER = (
+    "AWS::IAM::Role",
+    "AWS::S3::Bucket",
+    "AWS::DynamoDB::GlobalTable",
+    "AWS::SQS::Queue",
+    "AWS::Lambda::Function",
+    PROVIDER_CUSTOM_RESOURCE,
+    "AWS::StepFunctions::StateMachine",
+    "AWS::Events::Rule",
+)
+# The environment variable by which CDK's Provider framework function names the on-event handler it invokes.
+PROVIDER_ON_EVENT_ENV = "USER_ON_EVENT_FUNCTION_ARN"
+
+
+class CustomResourceFailed(RuntimeError):
+    """A custom resource's handler failed: CloudFormation would fail the resource and roll the stack back."""
 
 
 @dataclass
@@ -112,6 +141,9 @@ def _names(kind: str, stack: str, lid: str, props: dict[str, Any], omics: OmicsS
         }[kind]
         region_account = f"::{ACCOUNT}" if service == "iam" else f":{REGION}:{ACCOUNT}"
         return name, {"Arn": f"arn:aws:{service}{region_account}:{resource}"}
+    if kind == "AWS::KMS::Key":  # named only, so that what uses it resolves: nothing is encrypted here (README)
+        key_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"{stack}/{lid}"))
+        return key_id, {"Arn": arn.format("kms", f"key/{key_id}"), "KeyId": key_id}
     if kind == "AWS::DynamoDB::GlobalTable":
         name = _physical_name(stack, lid, 255)
         table = arn.format("dynamodb", f"table/{name}")
@@ -158,7 +190,7 @@ def deploy(cdk_out: Path, stack_name: str, omics: OmicsSimulator) -> Deployment:
     deployment = Deployment(stack_name, template)
     plan_names(deployment, omics)
     resolve = Resolver(deployment)
-    creators: dict[str, Callable[[str, dict[str, Any]], None]] = {
+    creators: dict[str, Callable[[str, dict[str, Any]], object]] = {
         "AWS::IAM::Role": lambda lid, p: _iam().create_role(
             RoleName=deployment.refs[lid], AssumeRolePolicyDocument=json.dumps(p["AssumeRolePolicyDocument"])
         ),
@@ -177,11 +209,129 @@ def deploy(cdk_out: Path, stack_name: str, omics: OmicsSimulator) -> Deployment:
             type=p.get("StateMachineType", "STANDARD"),
         ),
         "AWS::Events::Rule": lambda lid, p: _create_rule(deployment.refs[lid], p),
+        PROVIDER_CUSTOM_RESOURCE: lambda lid, p: run_custom_resource(deployment, lid, "Create", p),
     }
-    for kind, create in creators.items():  # in this order: later kinds refer to earlier ones
-        for lid, resource in deployment.resources_of(kind).items():
-            create(lid, resolve(resource.get("Properties", {})))
+    for lid in creation_order(deployment):
+        resource = deployment.template["Resources"][lid]
+        creators[_kind(deployment, resource)](lid, resolve(resource.get("Properties", {})))
     return deployment
+
+
+def _kind(deployment: Deployment, resource: dict[str, Any]) -> str:
+    """The resource's type, or PROVIDER_CUSTOM_RESOURCE for a custom resource of CDK's Provider framework."""
+    return PROVIDER_CUSTOM_RESOURCE if _on_event_handler(deployment, resource) else str(resource["Type"])
+
+
+def _on_event_handler(deployment: Deployment, resource: dict[str, Any]) -> str | None:
+    """The logical id of the function that handles a Provider framework custom resource, or None if `resource`
+    is not one (other custom resources, like CDK's bucket notifications, are deployed by their own code)."""
+    kind = str(resource["Type"])
+    if not (kind.startswith("Custom::") or kind == "AWS::CloudFormation::CustomResource"):
+        return None
+    token = resource.get("Properties", {}).get("ServiceToken")
+    framework = deployment.template["Resources"].get(_referenced(token)) if isinstance(token, dict) else None
+    variables = (framework or {}).get("Properties", {}).get("Environment", {}).get("Variables", {})
+    handler = variables.get(PROVIDER_ON_EVENT_ENV)
+    return _referenced(handler) if isinstance(handler, dict) else None
+
+
+def _referenced(value: dict[str, Any]) -> str:
+    """The logical id a ``Ref`` or ``Fn::GetAtt`` names."""
+    if "Ref" in value:
+        return str(value["Ref"])
+    target = value.get("Fn::GetAtt", [""])
+    return str(target[0] if isinstance(target, list) else target.split(".", 1)[0])
+
+
+def references(value: Any) -> set[str]:
+    """Every logical id `value` refers to (Ref, Fn::GetAtt, Fn::Sub), pseudo parameters left out."""
+    if isinstance(value, list):
+        return set().union(*(references(item) for item in value))
+    if not isinstance(value, dict):
+        return set()
+    found: set[str] = set()
+    for key, argument in value.items():
+        if key in ("Ref", "Fn::GetAtt"):
+            found.add(_referenced({key: argument}))
+        elif key == "Fn::Sub":
+            template, variables = (argument, {}) if isinstance(argument, str) else argument
+            names = {name.split(".", 1)[0] for name in re.findall(r"\$\{([^}!]+)\}", template)}
+            found |= names - set(variables) | references(variables)
+        else:
+            found |= references(argument)
+    return {name for name in found if not name.startswith("AWS::")}
+
+
+def creation_order(deployment: Deployment) -> list[str]:
+    """The logical ids to create, kind by kind as CREATION_ORDER lists them, except that a resource waits for
+    the custom resources it reads (or depends on), and a custom resource for the functions that run it."""
+    resources = deployment.template["Resources"]
+    kinds = {lid: _kind(deployment, resource) for lid, resource in resources.items()}
+    rank = {lid: CREATION_ORDER.index(kind) for lid, kind in kinds.items() if kind in CREATION_ORDER}
+    custom = {lid for lid in rank if kinds[lid] == PROVIDER_CUSTOM_RESOURCE}
+    waits = {lid: _waits_for(deployment, lid, custom) & set(rank) for lid in rank}
+    position = {lid: index for index, lid in enumerate(resources)}
+    ready = [(rank[lid], position[lid], lid) for lid, waited in waits.items() if not waited]
+    heapq.heapify(ready)
+    order: list[str] = []
+    while ready:
+        lid = heapq.heappop(ready)[2]
+        order.append(lid)
+        for other, waited in waits.items():
+            if lid in waited:
+                waited.discard(lid)
+                if not waited:
+                    heapq.heappush(ready, (rank[other], position[other], other))
+    if len(order) < len(rank):
+        raise RuntimeError(f"resources wait for each other: {sorted(set(rank) - set(order))}")
+    return order
+
+
+def _waits_for(deployment: Deployment, lid: str, custom: set[str]) -> set[str]:
+    resource = deployment.template["Resources"][lid]
+    depends_on = resource.get("DependsOn", [])
+    read = references(resource.get("Properties", {})) | set([depends_on] if isinstance(depends_on, str) else depends_on)
+    waited = read & custom
+    if lid in custom:  # the Provider framework's function (the service token) and the handler it invokes
+        handler = _on_event_handler(deployment, resource)
+        waited |= {_referenced(resource["Properties"]["ServiceToken"]), *([handler] if handler else [])}
+    return waited
+
+
+def run_custom_resource(
+    deployment: Deployment, lid: str, request_type: str = "Create", properties: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """One CloudFormation request to a Provider framework custom resource, as the framework makes it: its
+    on-event handler is invoked (through Lambda) with the request, and its answer's physical id and ``Data``
+    become the resource's ``Ref`` and attributes. A handler error raises CustomResourceFailed."""
+    resource = deployment.template["Resources"][lid]
+    properties = properties if properties is not None else Resolver(deployment)(resource["Properties"])
+    event: dict[str, Any] = {
+        "RequestType": request_type,
+        "ServiceToken": properties["ServiceToken"],
+        "ResponseURL": f"https://cloudformation-custom-resource-response-{REGION}.local/{lid}",
+        "StackId": f"arn:aws:cloudformation:{REGION}:{ACCOUNT}:stack/{deployment.stack_name}/local",
+        "RequestId": str(uuid.uuid4()),
+        "LogicalResourceId": lid,
+        "ResourceType": resource["Type"],
+        "ResourceProperties": properties,
+    }
+    if request_type != "Create":
+        event["PhysicalResourceId"] = deployment.refs[lid]
+    if request_type == "Update":
+        event["OldResourceProperties"] = properties
+    handler = deployment.refs[str(_on_event_handler(deployment, resource))]
+    response = boto3.client("lambda", region_name=REGION).invoke(FunctionName=handler, Payload=json.dumps(event))
+    answer = json.loads(response["Payload"].read() or b"null")
+    if response.get("FunctionError"):
+        raise CustomResourceFailed(f"{lid} ({resource['Type']}) {request_type} failed: {answer}")
+    if request_type != "Delete":
+        # The framework's default physical id: the request's id for a Create, the one it had for an Update.
+        deployment.refs[lid] = str(
+            answer.get("PhysicalResourceId") or event.get("PhysicalResourceId", event["RequestId"])
+        )
+        deployment.attrs.update({(lid, name): str(value) for name, value in (answer.get("Data") or {}).items()})
+    return dict(answer)
 
 
 def _iam() -> Any:
@@ -273,3 +423,9 @@ def async_configs(deployment: Deployment) -> dict[str, AsyncConfig]:
             on_failure_queue=queues.get(destination) if destination else None,
         )
     return configs
+
+
+def iam_policies(deployment: Deployment) -> iam.Policies:
+    """Every role's identity policies as the template gives them, for the local IAM check."""
+    roles = {lid: deployment.attrs[(lid, "Arn")] for lid in deployment.resources_of("AWS::IAM::Role")}
+    return iam.policies_of(deployment.template["Resources"], Resolver(deployment), roles)

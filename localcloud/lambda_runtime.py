@@ -28,6 +28,8 @@ from typing import Any
 
 import boto3
 
+from localcloud import iam
+
 _UNPACKED = Path(tempfile.gettempdir()) / "omics-tracker-lambda-code"
 _lock = threading.Lock()
 
@@ -130,7 +132,9 @@ class InProcessLambdaRuntime:
             "responsePayload": json.loads(error),
         }
         sqs = boto3.client("sqs", region_name=function.region)
-        sqs.send_message(QueueUrl=sqs.get_queue_url(QueueName=queue)["QueueUrl"], MessageBody=json.dumps(record))
+        url = sqs.get_queue_url(QueueName=queue)["QueueUrl"]
+        with iam.acting_as(function.role):  # Lambda sends it with the function's execution role
+            sqs.send_message(QueueUrl=url, MessageBody=json.dumps(record))
 
     @property
     def in_flight(self) -> int:
@@ -153,7 +157,8 @@ class InProcessLambdaRuntime:
             return self._error(fault.error_type, fault.message, "", context), True, ""
         try:
             handler = self._handler(function)
-            result = handler(payload, context)
+            with iam.acting_as(function.role):  # its calls are made with the function's role
+                result = handler(payload, context)
         except Exception as error:  # the Lambda runtime's error envelope
             return self._error(type(error).__name__, str(error), traceback.format_exc(), context), True, ""
         fault = self._fault_for(name, before_handler=False)

@@ -10,6 +10,8 @@ handler answers every job type's Get operation, filling that operation's output 
 status events are built from the type's id fields and detail-type. A job type added to the table, even
 at run time, is simulated with no change here. StartReferenceImportJob, the one job the tracker
 starts, has its own handler; it reads its sources from the local S3 (moto) as HealthOmics would.
+The account's reference store is simulated too (CreateReferenceStore, ListReferenceStores with its
+pages and filter, GetReferenceStore): one per account and Region, as HealthOmics allows.
 
 The simulator is held to the model both ways. A request is checked for types, required members and
 lengths (botocore's ParamValidator), then for enums and the model's ``pattern`` of every member, nested
@@ -32,9 +34,9 @@ import threading
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, cast
-from urllib.parse import unquote, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 import boto3
 import botocore.session
@@ -66,6 +68,8 @@ RATE_LIMITS_PER_SECOND = {
     "GetReferenceImportJob": 5,
     "GetReadSetExportJob": 5,
     "StartReferenceImportJob": 5,
+    "CreateReferenceStore": 1,
+    "ListReferenceStores": 5,
 }
 # Values of required Get response members the job does not determine, by member name (others: by type).
 _KNOWN_VALUES = {
@@ -96,6 +100,8 @@ _UNSUCCESSFUL_ITEM_STATUSES = frozenset({"FAILED", "CANCELLED", "COMPLETED_WITH_
 _NOT_FOUND_CODES = frozenset({"404", "NotFound", "NoSuchKey", "NoSuchBucket"})
 _S3_URI = regex.compile(r"s3://(?P<bucket>[^/]+)/(?P<key>.+)", regex.DOTALL)
 _MESSAGE_LIMIT = 127  # JobStatusMessage's max length in the model
+# ListReferenceStores' page size when the request gives no maxResults (AWS does not document its default).
+LIST_PAGE_SIZE = 100
 
 
 class OmicsError(Exception):
@@ -226,6 +232,26 @@ class Job:
         return self.created + timedelta(seconds=self.timeline.ends_after())
 
 
+@dataclass(frozen=True)
+class ReferenceStore:
+    """A reference store of the simulated account (HealthOmics allows one per account and Region)."""
+
+    id: str
+    arn: str
+    name: str
+    created: datetime
+    description: str | None = None
+    client_token: str | None = None
+
+    def answer(self) -> dict[str, Any]:
+        """The store as CreateReferenceStore, GetReferenceStore and ListReferenceStores describe it."""
+        body: dict[str, Any] = {"id": self.id, "arn": self.arn, "name": self.name}
+        if self.description:
+            body["description"] = self.description
+        body["creationTime"] = self.created.isoformat()
+        return body
+
+
 @dataclass
 class Fault:
     operation: str
@@ -241,7 +267,10 @@ class OmicsSimulator:
     region: str = "us-east-1"
     default_timeline: Timeline = field(default_factory=Timeline.ending)
     jobs: dict[str, Job] = field(default_factory=dict)
-    reference_stores: dict[str, str] = field(default_factory=dict)
+    reference_stores: dict[str, ReferenceStore] = field(default_factory=dict)
+    # Reference stores an account may have in a Region: one ("Creating a HealthOmics reference store"). A test
+    # may raise it to model an account that somehow has several.
+    reference_store_quota: int = 1
     calls: list[tuple[str, datetime]] = field(default_factory=list)  # every request
     accepted: list[tuple[str, datetime]] = field(default_factory=list)  # requests within the rate limits
     throttled: list[tuple[str, datetime]] = field(default_factory=list)
@@ -254,6 +283,8 @@ class OmicsSimulator:
     _ids: itertools.count = field(default_factory=lambda: itertools.count(1000000001))
     # Every SimulatorContractError raised, also kept here for a test or harness to assert on.
     contract_errors: list[SimulatorContractError] = field(default_factory=list)
+    # How an import role's read of a source is authorised (the local cloud evaluates the role's policies).
+    read_permission: Callable[[str, str, str], bool] | None = None
     # Test hook: sees (operation, answer) of each successful answer before the model check, so a test
     # can break an answer and prove the check fails.
     answer_hook: Callable[[str, dict[str, Any]], None] | None = None
@@ -266,11 +297,11 @@ class OmicsSimulator:
         ]
 
     # ---- what tests and the demo use -------------------------------------------------------
-    def create_reference_store(self, name: str) -> str:
+    def create_reference_store(self, name: str, description: str | None = None) -> str:
+        """The account's reference store, as if created before (by the console, another stack, ...). There is
+        one per account: a second raises OmicsError(ServiceQuotaExceededException), as CreateReferenceStore does."""
         with self._lock:
-            store_id = self._next_id()
-            self.reference_stores[store_id] = name
-            return store_id
+            return self._new_reference_store(name, description).id
 
     def plan_next_import(self, timeline: Timeline) -> None:
         """The next StartReferenceImportJob follows this timeline instead of the default."""
@@ -303,11 +334,12 @@ class OmicsSimulator:
             self._faults.append(Fault(operation, code, times))
 
     def can_read(self, role_arn: str, bucket: str, key: str) -> bool:
-        """Whether the import role `role_arn` may read s3://`bucket`/`key`.
-
-        Role permissions are not evaluated yet: every role may read every object. A source this
-        answers False for fails with an access-denied message, as an unreadable object would."""
-        return bool(role_arn and bucket and key)
+        """Whether the import role `role_arn` may read s3://`bucket`/`key`, by its policies when the local
+        cloud has them (`read_permission`). A source this answers False for fails with an access-denied
+        message, as an unreadable object would."""
+        if self.read_permission is None:
+            return bool(role_arn and bucket and key)
+        return self.read_permission(role_arn, bucket, key)
 
     def status_event(self, job: Job, status: str | None = None) -> dict[str, Any]:
         """The aws.omics EventBridge event HealthOmics publishes when `job` reaches `status`."""
@@ -388,7 +420,7 @@ class OmicsSimulator:
         self, request: AWSPreparedRequest, operation: OperationModel, path_params: dict[str, str]
     ) -> AWSResponse:
         body = json.loads(request.body or b"{}") if request.body else {}
-        params = {**body, **path_params}
+        params = {**_query_params(operation, urlsplit(request.url).query), **body, **path_params}
         try:
             self._validate(operation, params)
             with self._lock:
@@ -472,6 +504,56 @@ class OmicsSimulator:
         return {**{field.name: store_id for field in stores}, job_field.name: job_id}
 
     # ---- operations ------------------------------------------------------------------------
+    def _new_reference_store(
+        self, name: str, description: str | None, client_token: str | None = None
+    ) -> ReferenceStore:
+        """HealthOmics allows one reference store per account and Region ("Creating a HealthOmics reference
+        store"). Which error a second CreateReferenceStore gets is not documented; the simulator answers with
+        ServiceQuotaExceededException, the one CreateReferenceStore declares for a quota."""
+        if len(self.reference_stores) >= self.reference_store_quota:
+            existing = ", ".join(self.reference_stores)
+            raise OmicsError(
+                "ServiceQuotaExceededException",
+                f"The account has reached its quota of reference stores in {self.region} "
+                f"({self.reference_store_quota}): {existing}",
+            )
+        store_id = self._next_id()
+        arn = f"arn:aws:omics:{self.region}:{self.account_id}:referenceStore/{store_id}"
+        store = ReferenceStore(store_id, arn, name, self.clock.now(), description, client_token)
+        self.reference_stores[store_id] = store
+        return store
+
+    def _op_CreateReferenceStore(self, params: dict[str, Any]) -> dict[str, Any]:
+        token = params.get("clientToken")
+        for store in self.reference_stores.values():
+            if token and store.client_token == token:
+                return store.answer()  # the same request again: the same store, not a second one
+        return self._new_reference_store(params["name"], params.get("description"), token).answer()
+
+    def _op_GetReferenceStore(self, params: dict[str, Any]) -> dict[str, Any]:
+        store = self.reference_stores.get(params["id"])
+        if store is None:
+            raise OmicsError("ResourceNotFoundException", f"reference store {params['id']} not found")
+        return store.answer()
+
+    def _op_ListReferenceStores(self, params: dict[str, Any]) -> dict[str, Any]:
+        """The account's stores, oldest first, filtered by name and creation time, a page at a time."""
+        wanted = params.get("filter") or {}
+        after, before = _moment(wanted.get("createdAfter")), _moment(wanted.get("createdBefore"))
+        stores = [
+            store
+            for store in sorted(self.reference_stores.values(), key=lambda store: (store.created, store.id))
+            if wanted.get("name") in (None, store.name)
+            and (after is None or store.created >= after)
+            and (before is None or store.created <= before)
+        ]
+        start = _page_start(params.get("nextToken"), len(stores))
+        end = start + int(params.get("maxResults") or LIST_PAGE_SIZE)
+        answer: dict[str, Any] = {"referenceStores": [store.answer() for store in stores[start:end]]}
+        if end < len(stores):
+            answer["nextToken"] = str(end)
+        return answer
+
     def _op_StartReferenceImportJob(self, params: dict[str, Any]) -> dict[str, Any]:
         store_id = params["referenceStoreId"]
         if store_id not in self.reference_stores:
@@ -625,6 +707,43 @@ class OmicsSimulator:
         return {"boolean": False, "integer": 0, "long": 0, "float": 0.0, "double": 0.0, "list": [], "map": {}}.get(
             kind, ""
         )
+
+
+def _query_params(operation: OperationModel, query: str) -> dict[str, Any]:
+    """The request's query-string members (ListReferenceStores' maxResults and nextToken), typed by the model."""
+    given = parse_qs(query, keep_blank_values=True)
+    params: dict[str, Any] = {}
+    for name, member in operation.input_shape.members.items():
+        location_name = member.serialization.get("name", name)
+        if member.serialization.get("location") != "querystring" or location_name not in given:
+            continue
+        values = given[location_name]
+        if member.type_name in ("integer", "long"):
+            params[name] = int(values[0]) if values[0].lstrip("-").isdigit() else values[0]
+        elif member.type_name == "list":
+            params[name] = values
+        else:
+            params[name] = values[0]
+    return params
+
+
+def _moment(value: Any) -> datetime | None:
+    """A timestamp of a request (epoch seconds, as botocore sends them, or ISO 8601), or None."""
+    if value is None:
+        return None
+    if isinstance(value, int | float):
+        return datetime.fromtimestamp(value, tz=UTC)
+    moment = datetime.fromisoformat(str(value))
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _page_start(token: str | None, total: int) -> int:
+    """Where the page a nextToken names starts; a token the simulator did not give is refused."""
+    if token is None:
+        return 0
+    if not token.isdigit() or int(token) > total:
+        raise OmicsError("ValidationException", f"invalid nextToken: {token!r}")
+    return int(token)
 
 
 def _item_status(job_status: str, item_statuses: list[str]) -> str:

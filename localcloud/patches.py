@@ -36,9 +36,11 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state
 from moto.stepfunctions.parser.asl.component.state.wait.wait_function import wait_function
 from moto.stepfunctions.parser.asl.eval.callback.callback import CallbackEndpoint
 from moto.stepfunctions.parser.asl.eval.event.event_manager import EventManager
+from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
 from moto.stepfunctions.parser.models import StepFunctionsParserBackend
 from moto.utilities.arns import parse_arn
 
+from localcloud import iam
 from localcloud.clock import SimClock
 from localcloud.lambda_runtime import InProcessLambdaRuntime
 from localcloud.omics import OmicsSimulator
@@ -252,6 +254,15 @@ def dynamodb_fault_injector(faults: list[DynamoDbFault]) -> Callable[..., AWSRes
     return inject
 
 
+_original_execution_logic = ExecutionWorker._execution_logic
+
+
+def _execution_logic(self: Any) -> Any:
+    # An execution's task calls are made with the state machine's role (moto makes them with none).
+    with iam.acting_as(self._evaluation_details.aws_execution_details.role_arn):
+        return _original_execution_logic(self)
+
+
 @contextlib.contextmanager
 def applied(
     clock: SimClock,
@@ -272,6 +283,7 @@ def applied(
         mock.patch.object(CallbackEndpoint, "wait", _callback_wait(clock, omics, publish)),
         mock.patch.object(LambdaFunction, "_invoke_lambda", lambda self, event=None: runtime.invoke(self, event)),
         mock.patch.object(EventManager, "add_event", _add_event),
+        mock.patch.object(ExecutionWorker, "_execution_logic", _execution_logic),
     ]
     with contextlib.ExitStack() as stack:
         for patch in patches:

@@ -17,3 +17,10 @@ _DEFAULT_CONFIG = Config(retries={"mode": "standard", "max_attempts": 5}, connec
 @cache
 def client(service: str) -> Any:
     return boto3.client(service, config=_OMICS_CONFIG if service == "omics" else _DEFAULT_CONFIG)
+
+
+@cache
+def deploy_time_client(service: str) -> Any:
+    """A client with the SDK's standard retries, for the deploy-time custom resource: no state machine retries
+    its calls, and a throttled call must not fail the deployment."""
+    return boto3.client(service, config=_DEFAULT_CONFIG)

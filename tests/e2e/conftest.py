@@ -11,11 +11,14 @@ import pytest
 
 from localcloud.cloud import LocalCloud, synthesize
 
+# The buckets the tests' console-started imports read from, besides the upload prefix.
+E2E_CONTEXT = {"importSources": ["my-genomes/", "genomes/"]}
+
 
 @pytest.fixture(scope="session")
 def cdk_out(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """`cdk synth` once per test session (cdk-nag runs as part of it)."""
-    return synthesize(tmp_path_factory.mktemp("cdk.out"))
+    return synthesize(tmp_path_factory.mktemp("cdk.out"), context=E2E_CONTEXT)
 
 
 def _running(cdk_out: Path) -> Iterator[LocalCloud]:
@@ -35,7 +38,7 @@ def cloud(cdk_out: Path) -> Iterator[LocalCloud]:
 @pytest.fixture(scope="session")
 def cdk_out_short_executions(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The stack synthesized with a tiny maxPollsPerExecution, so a hand-over happens within a test."""
-    return synthesize(tmp_path_factory.mktemp("cdk.out-short"), context={"maxPollsPerExecution": 3})
+    return synthesize(tmp_path_factory.mktemp("cdk.out-short"), context={**E2E_CONTEXT, "maxPollsPerExecution": 3})
 
 
 @pytest.fixture

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -65,6 +68,7 @@ class ValidationsRecorder:
 
     acknowledged: list[Acknowledged] = field(default_factory=list)
     plugins: list[Any] = field(default_factory=list)
+    apply_acknowledgments: bool = True  # False: record them only, so synthesis reports every finding
 
     def of(self, scope: IConstruct) -> _RecordingValidations:
         return _RecordingValidations(self, scope)
@@ -85,16 +89,37 @@ class _RecordingValidations:
             self._recorder.acknowledged.append(
                 Acknowledged(self._scope.node.path, acknowledgment.id, acknowledgment.reason)
             )
-        self._real.acknowledge(*acknowledgments)
+        if self._recorder.apply_acknowledgments:
+            self._real.acknowledge(*acknowledgments)
+
+
+@contextmanager
+def recording_validations(recorder: ValidationsRecorder) -> Iterator[ValidationsRecorder]:
+    """``Validations`` in every infra module (infra.nag, and constructs that acknowledge their own findings)
+    replaced by ``recorder`` while the block runs."""
+    with pytest.MonkeyPatch.context() as patch:
+        for name, module in list(sys.modules.items()):
+            if name.split(".")[0] == "infra" and getattr(module, "Validations", None) is cdk.Validations:
+                patch.setattr(module, "Validations", recorder)
+        yield recorder
 
 
 def add_recorded_nag_checks(stack: cdk.Stack) -> ValidationsRecorder:
     """infra.nag.add_nag_checks, unchanged, with its acknowledgments recorded for inspection."""
-    recorder = ValidationsRecorder()
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(infra.nag, "Validations", recorder)
+    with recording_validations(ValidationsRecorder()) as recorder:
         infra.nag.add_nag_checks(stack)
     return recorder
+
+
+def synthesize_unacknowledged(outdir: Path) -> tuple[ValidationsRecorder, set[tuple[str, str]]]:
+    """The stack with every pack and no acknowledgment applied (each one recorded, wherever it is made):
+    the acknowledgments, and every finding the packs report."""
+    app = cdk.App(outdir=str(outdir))
+    with recording_validations(ValidationsRecorder(apply_acknowledgments=False)) as recorder:
+        infra.nag.add_nag_checks(OmicsJobTrackerStack(app, STACK_NAME, settings=TrackerSettings()))
+    with pytest.raises(RuntimeError, match="ValidationFailed"):
+        app.synth()
+    return recorder, nag_violations(outdir)
 
 
 @dataclass
@@ -159,6 +184,17 @@ class Synthesized:
         """The state machine definition, with every token replaced by a ${...} placeholder."""
         properties = self.resource("Workflow/StateMachine")["Properties"]
         return json.loads(render(properties["DefinitionString"]))
+
+
+def nag_violations(outdir: Path) -> set[tuple[str, str]]:
+    """(rule, construct path) of every finding in a failed synthesis's validation report."""
+    report = json.loads((outdir / "validation-report.json").read_text())
+    return {
+        (violation["ruleName"], construct["constructPath"])
+        for plugin in report["pluginReports"]
+        for violation in plugin["violations"]
+        for construct in violation["violatingConstructs"]
+    }
 
 
 def _normalise(statement: dict[str, Any]) -> dict[str, Any]:

@@ -162,7 +162,12 @@ def test_invalid_context_fails_naming_the_key(context: dict[str, Any], key: str)
 
 def test_existing_reference_store_is_used_instead_of_creating_one(overridden: Synthesized) -> None:
     overridden.template.resource_count_is("AWS::Omics::ReferenceStore", 0)
+    overridden.template.resource_count_is("Custom::AccountReferenceStore", 0)  # nor a custom resource to find one
+    assert "tracker.handlers.reference_store.handler" not in {
+        f["Properties"]["Handler"] for f in overridden.of_type("AWS::Lambda::Function").values()
+    }
     assert _environment(overridden, "Prepare")["REFERENCE_STORE_ID"] == EXISTING_STORE_ID
+    assert overridden.json["Outputs"]["ReferenceStoreId"]["Value"] == EXISTING_STORE_ID
 
 
 def test_imports_are_allowed_into_the_existing_store_only(overridden: Synthesized) -> None:

@@ -35,7 +35,9 @@ def test_each_queue_is_encrypted_and_alarms_on_any_message(synth: Synthesized, o
         if {"Name": "QueueName", "Value": {"Fn::GetAtt": [queue_id, "QueueName"]}} in a["Properties"]["Dimensions"]
     ]
 
-    assert properties["SqsManagedSseEnabled"] is True
+    # Encrypted with the tracker's customer-managed key (tests/infra/test_encryption.py)
+    assert properties["KmsMasterKeyId"] == {"Fn::GetAtt": [synth.logical_id("DataKey/Key"), "Arn"]}
+    assert "SqsManagedSseEnabled" not in properties
     assert (alarm["MetricName"], alarm["Statistic"], alarm["Period"]) == (
         "ApproximateNumberOfMessagesVisible",
         "Maximum",

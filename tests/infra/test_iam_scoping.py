@@ -97,7 +97,7 @@ def test_state_machine_may_only_park_its_task_token_in_the_history_table(synth: 
     assert _actions(statements, "dynamodb") == {"dynamodb:UpdateItem"}
     assert {r for s in dynamodb for r in s["Resource"]} == {_attr(synth.logical_id("Storage/History"), "Arn")}
     assert _actions(statements, "s3") == set()
-    assert _actions(statements, "omics") == {"omics:StartReferenceImportJob"}
+    assert _actions(statements, "omics") == {"omics:StartReferenceImportJob", "omics:TagResource"}
 
 
 # --- the functions' roles ------------------------------------------------------------------------------

@@ -93,9 +93,11 @@ def test_upload_bucket_has_eventbridge_notifications(synth: Synthesized) -> None
     assert [n["NotificationConfiguration"] for n in notifications] == [{"EventBridgeConfiguration": {}}]
 
 
-def test_reference_store_is_created_and_retained_by_default(synth: Synthesized) -> None:
+def test_reference_store_is_the_accounts_found_or_created_by_a_custom_resource(synth: Synthesized) -> None:
+    # HealthOmics allows one reference store per account and Region: the stack never owns one
+    # (tests/infra/test_reference_store.py has the custom resource's details).
     store = synth.resource("Storage/ReferenceStore")
 
-    assert store["Type"] == "AWS::Omics::ReferenceStore"
-    assert store["Properties"]["Name"] == synth.settings.reference_store_name
-    assert store["DeletionPolicy"] == "Retain"
+    assert store["Type"] == "Custom::AccountReferenceStore"
+    assert store["Properties"]["ReferenceStoreName"] == synth.settings.reference_store_name
+    assert synth.of_type("AWS::Omics::ReferenceStore") == {}
