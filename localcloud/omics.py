@@ -908,20 +908,21 @@ def _check_blob(shape: Shape, value: Any, path: str) -> list[Violation]:
 
 
 def _length_violations(shape: Shape, length: int, value: Any, path: str) -> list[Violation]:
-    low, high = shape.metadata.get("min"), shape.metadata.get("max")
-    if low is not None and length < low:
-        return [Violation(path, "length", f"Member must have length greater than or equal to {low}", value)]
-    if high is not None and length > high:
-        return [Violation(path, "length", f"Member must have length less than or equal to {high}", value)]
-    return []
+    return _bounds_violations(shape, length, value, path, "length")
 
 
 def _range_violations(shape: Shape, value: float, path: str) -> list[Violation]:
+    return _bounds_violations(shape, value, value, path, "range")
+
+
+def _bounds_violations(shape: Shape, measured: float, value: Any, path: str, rule: str) -> list[Violation]:
+    """The model's min/max: of a length (strings, lists, maps) or of a value (numbers)."""
+    what = "length" if rule == "length" else "value"
     low, high = shape.metadata.get("min"), shape.metadata.get("max")
-    if low is not None and value < low:
-        return [Violation(path, "range", f"Member must have value greater than or equal to {low}", value)]
-    if high is not None and value > high:
-        return [Violation(path, "range", f"Member must have value less than or equal to {high}", value)]
+    if low is not None and measured < low:
+        return [Violation(path, rule, f"Member must have {what} greater than or equal to {low}", value)]
+    if high is not None and measured > high:
+        return [Violation(path, rule, f"Member must have {what} less than or equal to {high}", value)]
     return []
 
 
