@@ -14,7 +14,6 @@ from typing import Any
 import boto3
 import botocore.session
 import pytest
-from botocore.config import Config
 from botocore.exceptions import ClientError
 from moto import mock_aws
 
@@ -41,15 +40,6 @@ def simulator() -> Iterator[OmicsSimulator]:
     with mock_aws():
         boto3.client("s3", region_name=REGION).create_bucket(Bucket=BUCKET)
         yield OmicsSimulator(SimClock(), region=REGION)
-
-
-@pytest.fixture
-def omics(simulator: OmicsSimulator) -> Any:
-    client = boto3.client(
-        "omics", region_name=REGION, config=Config(inject_host_prefix=False, retries={"total_max_attempts": 1})
-    )
-    client.meta.events.register("before-send.omics", simulator)
-    return client
 
 
 @pytest.fixture

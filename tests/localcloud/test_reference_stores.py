@@ -11,9 +11,7 @@ from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
-import boto3
 import pytest
-from botocore.config import Config
 from botocore.exceptions import ClientError
 from moto import mock_aws
 
@@ -29,15 +27,6 @@ def simulator() -> Iterator[OmicsSimulator]:
         simulator = OmicsSimulator(SimClock(), region=REGION)
         yield simulator
         assert simulator.contract_errors == []
-
-
-@pytest.fixture
-def omics(simulator: OmicsSimulator) -> Any:
-    client = boto3.client(
-        "omics", region_name=REGION, config=Config(inject_host_prefix=False, retries={"total_max_attempts": 1})
-    )
-    client.meta.events.register("before-send.omics", simulator)
-    return client
 
 
 def a_second_later(simulator: OmicsSimulator) -> None:
