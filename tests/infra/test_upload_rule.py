@@ -3,9 +3,12 @@ keeps the reference files: see tests/unit/test_trigger.py and tests/e2e/test_upl
 
 from __future__ import annotations
 
+import json
 from typing import Any
+from urllib.parse import quote_plus
 
 import pytest
+from moto.events.models import EventPattern
 
 from infra.trigger import upload_key_filter
 from tests.infra.stack_template import Synthesized
@@ -46,9 +49,31 @@ def test_rule_matches_every_key_under_the_prefix_as_s3_encodes_it(synth: Synthes
     assert upload_key_filter("my refs/é/") == [{"prefix": "my+refs/%C3%A9/"}]
 
 
-@pytest.mark.parametrize("key", ["elsewhere/hg38.fa", "hg38.fa", "References/hg38.fa"])
-def test_rule_ignores_keys_outside_the_prefix(synth: Synthesized, key: str) -> None:
-    assert not key.startswith(_key_prefix(synth))
+@pytest.mark.parametrize(
+    ("key", "matched"),
+    [
+        ("references/hg38.fa", True),
+        ("references/notes.docx", True),  # the trigger, not the rule, keeps reference files
+        ("references/my genome.FA", True),
+        ("elsewhere/hg38.fa", False),
+        ("hg38.fa", False),
+        ("References/hg38.fa", False),
+    ],
+)
+def test_rule_matches_the_events_of_keys_under_the_prefix_only(synth: Synthesized, key: str, matched: bool) -> None:
+    # The synthesized pattern, evaluated by moto's EventBridge pattern matcher on an event as S3 sends it.
+    pattern = json.loads(json.dumps(_rule(synth)["EventPattern"]).replace(json.dumps(_bucket_ref(synth)), '"b"'))
+    event = {
+        "source": "aws.s3",
+        "detail-type": "Object Created",
+        "detail": {"bucket": {"name": "b"}, "object": {"key": quote_plus(key, safe="/")}},
+    }
+
+    assert EventPattern.load(json.dumps(pattern)).matches_event(event) is matched
+
+
+def _bucket_ref(synth: Synthesized) -> dict[str, str]:
+    return {"Ref": synth.logical_id("Storage/Uploads")}
 
 
 def test_target_is_the_trigger_function_with_retries_and_a_dead_letter_queue(synth: Synthesized) -> None:
