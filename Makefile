@@ -45,8 +45,15 @@ synth: install
 smoke: install
 	$(BIN)/python -m ops.smoke $(ARGS)
 
+# The local cloud on http://127.0.0.1:4566; SPEED simulated seconds pass per real second (1: real time).
+SPEED ?= 60
 local: install
-	$(BIN)/python -m localcloud.server
+	$(BIN)/python -m localcloud.server --speed $(SPEED)
+
+# A simulated HealthOmics job on the running local cloud: make local-job ARGS="VARIANT_IMPORT --outcome FAILED"
+.PHONY: local-job
+local-job: install
+	$(BIN)/python -m localcloud.jobs create $(ARGS)
 
 bench: install
 	$(BIN)/python -m bench.run
@@ -55,7 +62,7 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
-	$(BIN)/vulture lambdas infra localcloud bench ops app.py tests --min-confidence 61
+	$(BIN)/vulture lambdas infra localcloud bench ops tracker_cli app.py tests --min-confidence 61
 
 format: install
 	$(BIN)/ruff check --fix .

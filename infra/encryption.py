@@ -97,6 +97,15 @@ class TrackerKey(Construct):
             {"ArnEquals": {"aws:SourceArn": rule_arn}, "StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID}},
         )
 
+    def allow_alarm_notifications(self) -> None:
+        """CloudWatch alarms of this account may publish to a topic encrypted with the key."""
+        self._allow(
+            "AlarmsToTheNotificationTopic",
+            iam.ServicePrincipal("cloudwatch.amazonaws.com"),
+            ["kms:Decrypt", "kms:GenerateDataKey*"],
+            {"StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID}},
+        )
+
     def grant_queue_send(self, grantee: iam.IGrantable) -> None:
         """What sending to a queue encrypted with the key needs, through SQS only."""
         grantee.grant_principal.add_to_principal_policy(

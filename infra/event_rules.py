@@ -7,8 +7,9 @@ EventBridge invokes the function asynchronously. Two things can go wrong, and ea
   two minutes) and then sends the invocation record, with the event, to the function's on-failure
   destination (``Failures``). Without a destination Lambda would drop the event.
 Both queues are encrypted with the tracker's key (``infra/encryption.py``), TLS only, keep messages 14 days,
-and have an alarm on any message. EventBridge may use the key for the rule's dead-letter queue only, and the
-function may use it to send to its failure queue only (``kms:GenerateDataKey`` and ``kms:Decrypt``, through SQS).
+and have an alarm on any message (``infra/monitoring.py`` sends it to the notification topic). EventBridge may use
+the key for the rule's dead-letter queue only, and the function may use it to send to its failure queue only
+(``kms:GenerateDataKey`` and ``kms:Decrypt``, through SQS).
 """
 
 from __future__ import annotations
@@ -53,7 +54,10 @@ def rule_to_function(
 ) -> RuleTarget:
     """The rule ``scope/rule_id``, its ``DeadLetters`` and the function's ``Failures`` queue, with alarms."""
     data_key = TrackerKey.of(scope)
-    dead_letters, failures = _queue(scope, "DeadLetters", data_key.key), _queue(scope, "Failures", data_key.key)
+    dead_letters, failures = (
+        failure_queue(scope, "DeadLetters", data_key.key),
+        failure_queue(scope, "Failures", data_key.key),
+    )
     name = rule_name(scope, rule_id)
     # Named, so that the key policy can name the rule without depending on it (the rule depends on the key's queue).
     data_key.allow_event_rule_dead_letters(
@@ -71,8 +75,8 @@ def rule_to_function(
     function.add_to_role_policy(iam.PolicyStatement(actions=["sqs:SendMessage"], resources=[failures.queue_arn]))
     data_key.grant_queue_send(function)
     alarms = (
-        _any_message_alarm(scope, "DeadLettersAlarm", dead_letters, f"{rule_id}: events EventBridge could not deliver"),
-        _any_message_alarm(scope, "FailuresAlarm", failures, f"{rule_id}: events the function failed on"),
+        any_message_alarm(scope, "DeadLettersAlarm", dead_letters, f"{rule_id}: events EventBridge could not deliver"),
+        any_message_alarm(scope, "FailuresAlarm", failures, f"{rule_id}: events the function failed on"),
     )
     return RuleTarget(rule, dead_letters, failures, alarms)
 
@@ -102,7 +106,7 @@ class FailureQueue:
         return lambda_.DestinationConfig(destination=self._queue.queue_arn)
 
 
-def _queue(scope: Construct, construct_id: str, key: kms.IKey) -> sqs.Queue:
+def failure_queue(scope: Construct, construct_id: str, key: kms.IKey) -> sqs.Queue:
     return sqs.Queue(
         scope,
         construct_id,
@@ -113,7 +117,7 @@ def _queue(scope: Construct, construct_id: str, key: kms.IKey) -> sqs.Queue:
     )
 
 
-def _any_message_alarm(scope: Construct, construct_id: str, queue: sqs.Queue, description: str) -> cloudwatch.Alarm:
+def any_message_alarm(scope: Construct, construct_id: str, queue: sqs.Queue, description: str) -> cloudwatch.Alarm:
     return cloudwatch.Alarm(
         scope,
         construct_id,

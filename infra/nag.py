@@ -11,6 +11,8 @@ from typing import Any
 from aws_cdk import Acknowledgment, CfnElement, Stack, Validations
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sqs as sqs
 from cdk_nag import AwsSolutionsChecks, HIPAASecurityChecks, NagPack, ServerlessChecks
 from constructs import IConstruct
 
@@ -145,10 +147,19 @@ def _acknowledgments(stack: OmicsJobTrackerStack) -> list[Finding]:
                 f"This queue is itself where failed {what} events end (a dead-letter queue or an on-failure "
                 "destination); nothing consumes it automatically and an alarm watches it",
             )
-            for what, target in (("upload", stack.upload_trigger.target), ("job status", stack.job_events.target))
-            for queue in (target.dead_letters, target.failures)
+            for what, queue in _failure_queues(stack)
         ),
     ]
+
+
+def _failure_queues(stack: OmicsJobTrackerStack) -> list[tuple[str, sqs.Queue]]:
+    """(what fails into it, queue) for every queue where failed events or stream batches end."""
+    queues = [
+        (what, queue)
+        for what, target in (("upload", stack.upload_trigger.target), ("job status", stack.job_events.target))
+        for queue in (target.dead_letters, target.failures)
+    ]
+    return [*queues, ("status change", stack.notifications.failures)]
 
 
 # HIPAA Security and Serverless ---------------------------------------------------------------------------------
@@ -178,6 +189,11 @@ def _tracker_functions(stack: OmicsJobTrackerStack) -> list[tuple[lambda_.Functi
             _ASYNCHRONOUS.format(event="aws.omics status event"),
             "HealthOmics Get*Job, DynamoDB, Step Functions SendTaskSuccess",
         ),
+        (
+            stack.notifications.function,
+            "invoked by the history table's stream mapping, in order per job",
+            "DynamoDB Streams, DynamoDB GetItem, EventBridge PutEvents, SNS Publish",
+        ),
     ]
 
 
@@ -189,7 +205,14 @@ def _function_pack_findings(stack: OmicsJobTrackerStack) -> list[Finding]:
     findings: list[Finding] = []
     for function, invoked, apis in _tracker_functions(stack):
         queue = failures.get(id(function))
-        if queue is None:
+        if function is stack.notifications.function:
+            dlq = (
+                f"The stream mapping sends the record of a batch it gives up on to its on-failure destination "
+                f"{stack.notifications.failures.node.path}; a function dead-letter queue serves asynchronous "
+                "invocations only, and a stream mapping invokes synchronously"
+            )
+            throttled = "the stream mapping retries a throttled batch until the record's maximum age"
+        elif queue is None:
             dlq = (
                 f"Lambda dead-letter queues take failed asynchronous invocations only; this function is {invoked}, "
                 "so an error goes back to the execution, which retries or catches it"
@@ -226,27 +249,15 @@ def _function_pack_findings(stack: OmicsJobTrackerStack) -> list[Finding]:
 
 
 def _event_target_findings(stack: OmicsJobTrackerStack) -> list[Finding]:
-    findings: list[Finding] = []
-    for what, target in (("upload", stack.upload_trigger.target), ("job status", stack.job_events.target)):
-        findings += [
-            (
-                queue,
-                "Serverless-SQSRedrivePolicy",
-                f"This queue is itself where failed {what} events end; people read it (README: Failed uploads and "
-                "events) and no consumer fails on its messages, so there is nothing to redrive to a further queue",
-            )
-            for queue in (target.dead_letters, target.failures)
-        ]
-        findings += [
-            (
-                alarm,
-                "HIPAA.Security-CloudWatchAlarmAction",
-                f"The alarm's state is the signal that failed {what} events are waiting (README: Failed uploads and "
-                "events); whom it notifies (an SNS topic for e-mail, chat or paging) differs per deployment, so "
-                "the stack sets no action",
-            )
-            for alarm in target.alarms
-        ]
+    findings: list[Finding] = [
+        (
+            queue,
+            "Serverless-SQSRedrivePolicy",
+            f"This queue is itself where failed {what} events end; people read it (README: Failed uploads and "
+            "events) and no consumer fails on its messages, so there is nothing to redrive to a further queue",
+        )
+        for what, queue in _failure_queues(stack)
+    ]
     return findings
 
 
@@ -318,7 +329,27 @@ def _bucket_findings(stack: OmicsJobTrackerStack) -> list[Finding]:
 
 
 def _hipaa_and_serverless_findings(stack: OmicsJobTrackerStack) -> list[Finding]:
-    return [*_function_pack_findings(stack), *_event_target_findings(stack), *_storage_findings(stack)]
+    return [
+        *_function_pack_findings(stack),
+        *_event_target_findings(stack),
+        *_storage_findings(stack),
+        *_subscription_findings(stack),
+    ]
+
+
+def _subscription_findings(stack: OmicsJobTrackerStack) -> list[Finding]:
+    topic = stack.notifications.topic
+    return [
+        (
+            subscription,
+            "Serverless-SNSRedrivePolicy",
+            "The notificationEmail subscription: SNS retries e-mail delivery itself; a message it cannot deliver "
+            "is also the job's 'Job Status Changed' event and its history entry (omics-tracker show), so a "
+            "dead-letter queue would hold a third copy nobody reads",
+        )
+        for subscription in topic.node.children
+        if isinstance(subscription, sns.Subscription)
+    ]
 
 
 def _bucket_notifications_handler(stack: Stack) -> IConstruct | None:

@@ -77,6 +77,13 @@ class TrackerSettings(BaseModel):
     # tests ran (infra.functions.POWERTOOLS_LAYER_VERSIONS). Setting it overrides that guarantee.
     powertools_layer_version: int | None = Field(default=None, ge=1, alias="powertoolsLayerVersion")
     log_retention_days: int = Field(default=90, ge=1, alias="logRetentionDays")
+    # Subscribed to the notification topic (jobs that ended, alarms); SNS asks the address to confirm first.
+    notification_email: str | None = Field(
+        default=None, alias="notificationEmail", pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", max_length=254
+    )
+    # HealthOmics calls throttled in 5 minutes (OmicsThrottled, all operations) above which the alarm fires;
+    # a few are retried and harmless, a steady stream means the account's Get*Job quota is too low.
+    omics_throttle_alarm_threshold: int = Field(default=30, ge=1, alias="omicsThrottleAlarmThreshold")
 
     @field_validator("reference_store_id")
     @classmethod
@@ -98,7 +105,7 @@ class TrackerSettings(BaseModel):
                 raise ValueError(f"each must be 'bucket/prefix/' (no '*'), got {location!r}")
         return locations
 
-    @field_validator("existing_upload_bucket", mode="before")
+    @field_validator("existing_upload_bucket", "notification_email", mode="before")
     @classmethod
     def _empty_is_unset(cls, value: Any) -> Any:
         return None if value == "" else value

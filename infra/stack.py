@@ -10,6 +10,8 @@ from constructs import Construct
 from infra.encryption import TrackerKey
 from infra.functions import TrackerFunctions
 from infra.job_events import JobEvents
+from infra.monitoring import TrackerMonitoring
+from infra.notifications import JobNotifications
 from infra.settings import TrackerSettings
 from infra.storage import TrackerStorage
 from infra.trigger import UploadTrigger
@@ -37,6 +39,20 @@ class OmicsJobTrackerStack(Stack):
             state_machine=state_machine,
         )
 
+        self.notifications = JobNotifications(
+            self, "Notifications", settings=settings, functions=functions, storage=self.storage
+        )
+        self.monitoring = TrackerMonitoring(
+            self,
+            "Monitoring",
+            workflow=self.workflow,
+            upload_trigger=self.upload_trigger,
+            job_events=self.job_events,
+            notifications=self.notifications,
+            topic=self.notifications.topic,
+            settings=settings,
+        )
+
         outputs = {
             "UploadBucketName": (self.storage.uploads.bucket_name, "Upload references here"),
             "UploadPrefix": (settings.upload_prefix, "Reference files under this prefix are imported"),
@@ -59,6 +75,12 @@ class OmicsJobTrackerStack(Stack):
                 self.job_events.target.failures.queue_url,
                 "Job status events the JobEvents function failed on after Lambda's retries",
             ),
+            "NotificationFailureQueueUrl": (
+                self.notifications.failures.queue_url,
+                "Records of history-stream batches whose status changes could not be published",
+            ),
+            "NotificationTopicArn": (self.notifications.topic.topic_arn, "Jobs that ended, and the tracker's alarms"),
+            "DashboardName": (self.monitoring.dashboard.dashboard_name, "The tracker's CloudWatch dashboard"),
         }
         for name, (value, description) in outputs.items():
             CfnOutput(self, name, value=value, description=description)

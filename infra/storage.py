@@ -108,6 +108,8 @@ class TrackerStorage(Construct):
             encryption=dynamodb.TableEncryptionV2.aws_managed_key(),  # SSEType KMS; the key is set below
             removal_policy=RemovalPolicy.RETAIN,
             deletion_protection=True,
+            # Each new history entry is news: the Notify function reads the stream (infra/notifications.py).
+            dynamo_stream=dynamodb.StreamViewType.NEW_IMAGE,
             global_secondary_indexes=[
                 dynamodb.GlobalSecondaryIndexPropsV2(
                     index_name=Table.STATUS_INDEX,

@@ -3,6 +3,17 @@
 It runs the state machine that ``cdk synth`` produced, never a hand-written copy. See README "Local cloud".
 """
 
-from localcloud.cloud import LocalCloud
+from __future__ import annotations
+
+from typing import Any
 
 __all__ = ["LocalCloud"]
+
+
+def __getattr__(name: str) -> Any:
+    # Imported on first use: `python -m localcloud.jobs` (a small HTTP client) should not load moto.
+    if name == "LocalCloud":
+        from localcloud.cloud import LocalCloud
+
+        return LocalCloud
+    raise AttributeError(name)

@@ -11,19 +11,21 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 from unittest import mock
 
 import boto3
 import botocore.handlers
+from aws_lambda_powertools.metrics import base as metrics_base
 from aws_lambda_powertools.metrics.provider.cloudwatch_emf import cloudwatch as emf
 from boto3.dynamodb.types import TypeDeserializer
 from moto import mock_aws
+from moto.awslambda.models import lambda_backends
 from moto.stepfunctions.parser.api import ExecutionStatus
 from moto.stepfunctions.parser.models import stepfunctions_parser_backends
 
-from localcloud import iam, patches
-from localcloud.clock import SimClock
+from localcloud import iam, patches, stack_registry
+from localcloud.clock import Clock, ScaledClock, SimClock
 from localcloud.deploy import (
     ACCOUNT,
     REGION,
@@ -33,9 +35,11 @@ from localcloud.deploy import (
     deploy,
     enable_eventbridge_notifications,
     iam_policies,
+    stream_mappings,
 )
 from localcloud.lambda_runtime import InProcessLambdaRuntime
 from localcloud.omics import OmicsSimulator
+from localcloud.streams import StreamPoller
 
 ROOT = Path(__file__).resolve().parent.parent
 STACK_NAME = "OmicsJobTracker"
@@ -98,18 +102,27 @@ class LocalCloud:
         on_cold_start: Callable[[], None] | None = None,
         existing_buckets: tuple[str, ...] = (),
         existing_reference_store: str | None = None,
+        speed: float | None = None,
     ) -> None:
         self.cdk_out = cdk_out
         self._existing_buckets = existing_buckets  # the account's own buckets, there before the deploy
         self._on_cold_start = on_cold_start  # e.g. a test adding a job type to the freshly imported contract
         self.stack_name = stack_name
-        self.clock = SimClock(actors=self._actors)
-        self.omics = OmicsSimulator(self.clock, account_id=ACCOUNT, region=REGION)
+        # None: the discrete-event SimClock (tests, the demo); a number: wall time that many times faster
+        # (`make local`, so a person can watch jobs move).
+        self.clock: Clock = SimClock(actors=self._actors) if speed is None else ScaledClock(speed)
+        # The simulator only reads now(); its field is annotated SimClock, any Clock does.
+        self.omics = OmicsSimulator(cast(SimClock, self.clock), account_id=ACCOUNT, region=REGION)
         if existing_reference_store:  # the account's reference store (by this name), there before the deploy
             self.omics.create_reference_store(existing_reference_store)
         self.lambdas = InProcessLambdaRuntime(
             on_cold_start=self._cold_start,
             environment_overrides=dict(LOCAL_LAMBDA_ENVIRONMENT),
+            sleep=self.clock.sleep,
+            now=self.clock.now,
+        )
+        self.streams = StreamPoller(
+            invoke=self._invoke_function,
             sleep=self.clock.sleep,
             now=self.clock.now,
         )
@@ -131,17 +144,20 @@ class LocalCloud:
         _simulator = self.omics
         self._exit.callback(self._forget_simulator)
         self._exit.enter_context(mock_aws(config={"stepfunctions": {"execute_state_machine": True}}))
-        self._exit.enter_context(patches.applied(self.clock, self.lambdas, self.omics, self.publish))
+        self._exit.enter_context(patches.applied(self.clock, self.lambdas, self.omics, self.publish, self.streams))
         # No CloudWatch here: the handlers' metrics (EMF lines Powertools prints) are kept, not printed.
         self.metrics: list[dict[str, Any]] = []
-        self._exit.enter_context(
-            mock.patch.object(emf, "print", lambda line: self.metrics.append(json.loads(line)), create=True)
-        )
+        for module in (emf, metrics_base):  # Metrics flushes through one, single_metric through the other
+            self._exit.enter_context(
+                mock.patch.object(module, "print", lambda line: self.metrics.append(json.loads(line)), create=True)
+            )
         for bucket in self._existing_buckets:
             boto3.client("s3", region_name=REGION).create_bucket(Bucket=bucket)
         self.deployment = deploy(self.cdk_out, self.stack_name, self.omics)
+        stack_registry.register_stack(self.deployment)  # DescribeStacks finds it, as omics-tracker looks
         self._use_policies(iam_policies(self.deployment))
         self.lambdas.async_configs.update(async_configs(self.deployment))
+        self.streams.start(stream_mappings(self.deployment))
         enable_eventbridge_notifications(self.deployment)
         return self
 
@@ -157,6 +173,7 @@ class LocalCloud:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             self.lambdas.wait_idle(timeout=max(deadline - time.monotonic(), 0.1))
+            self.streams.wait_idle(timeout=max(deadline - time.monotonic(), 0.1))
             backend = stepfunctions_parser_backends[ACCOUNT][REGION]
             running = [execution.exec_arn for execution in backend._get_executions(ExecutionStatus.RUNNING)]
             if not running:
@@ -173,7 +190,12 @@ class LocalCloud:
         """Who may still act before simulated time moves: running executions and async invocations."""
         backend = stepfunctions_parser_backends[ACCOUNT][REGION]
         running = len(backend._get_executions(ExecutionStatus.RUNNING))
-        return running + self.lambdas.in_flight
+        return running + self.lambdas.in_flight + self.streams.in_flight
+
+    def _invoke_function(self, name: str, payload: dict[str, Any]) -> tuple[str, bool]:
+        """A synchronous invocation by name (what a stream mapping does with each batch)."""
+        result, errored, _ = self.lambdas.invoke(lambda_backends[ACCOUNT][REGION].get_function(name), payload)
+        return result, errored
 
     def _use_policies(self, policies: iam.Policies) -> None:
         global _policies

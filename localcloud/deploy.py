@@ -31,6 +31,7 @@ import boto3
 from localcloud import iam
 from localcloud.lambda_runtime import AsyncConfig
 from localcloud.omics import OmicsSimulator
+from localcloud.streams import StreamMapping
 
 ACCOUNT = "123456789012"
 REGION = "us-east-1"
@@ -42,6 +43,8 @@ CREATION_ORDER = (
     "AWS::S3::Bucket",
     "AWS::DynamoDB::GlobalTable",
     "AWS::SQS::Queue",
+    "AWS::SNS::Topic",
+    "AWS::SNS::Subscription",
     "AWS::Lambda::Function",
     PROVIDER_CUSTOM_RESOURCE,
     "AWS::StepFunctions::StateMachine",
@@ -158,6 +161,10 @@ def _names(kind: str, stack: str, lid: str, props: dict[str, Any], omics: OmicsS
             "Arn": arn.format("sqs", name),
             "QueueName": name,
         }
+    if kind == "AWS::SNS::Topic":
+        name = props.get("TopicName") or _physical_name(stack, lid, 256)
+        topic = arn.format("sns", name)
+        return topic, {"TopicArn": topic, "TopicName": name}
     if kind == "AWS::Logs::LogGroup":
         name = f"/local/{stack}/{lid}"
         return name, {"Arn": arn.format("logs", f"log-group:{name}:*")}
@@ -198,6 +205,12 @@ def deploy(cdk_out: Path, stack_name: str, omics: OmicsSimulator) -> Deployment:
         "AWS::DynamoDB::GlobalTable": lambda lid, p: _create_table(deployment.refs[lid], p),
         "AWS::SQS::Queue": lambda lid, p: boto3.client("sqs", region_name=REGION).create_queue(
             QueueName=deployment.attrs[(lid, "QueueName")]
+        ),
+        "AWS::SNS::Topic": lambda lid, p: boto3.client("sns", region_name=REGION).create_topic(
+            Name=deployment.attrs[(lid, "TopicName")]
+        ),
+        "AWS::SNS::Subscription": lambda lid, p: boto3.client("sns", region_name=REGION).subscribe(
+            TopicArn=p["TopicArn"], Protocol=p["Protocol"], Endpoint=p["Endpoint"]
         ),
         "AWS::Lambda::Function": lambda lid, p: _create_function(deployment.refs[lid], p, cdk_out),
         "AWS::StepFunctions::StateMachine": lambda lid, p: boto3.client(
@@ -354,12 +367,14 @@ def _create_table(name: str, props: dict[str, Any]) -> None:
         }
         for gsi in props.get("GlobalSecondaryIndexes", [])
     ]
+    stream = props.get("StreamSpecification")
     boto3.client("dynamodb", region_name=REGION).create_table(
         TableName=name,
         KeySchema=props["KeySchema"],
         AttributeDefinitions=props["AttributeDefinitions"],
         BillingMode="PAY_PER_REQUEST",
         **({"GlobalSecondaryIndexes": indexes} if indexes else {}),
+        **({"StreamSpecification": {"StreamEnabled": True, **stream}} if stream else {}),
     )
 
 
@@ -423,6 +438,38 @@ def async_configs(deployment: Deployment) -> dict[str, AsyncConfig]:
             on_failure_queue=queues.get(destination) if destination else None,
         )
     return configs
+
+
+def stream_mappings(deployment: Deployment) -> list[StreamMapping]:
+    """The stack's DynamoDB stream event source mappings, for the in-process Lambda runtime to run."""
+    resolve = Resolver(deployment)
+    tables = {
+        deployment.attrs[(lid, "StreamArn")]: deployment.refs[lid]
+        for lid in deployment.resources_of("AWS::DynamoDB::GlobalTable")
+    }
+    queues = {
+        deployment.attrs[(lid, "Arn")]: deployment.attrs[(lid, "QueueName")]
+        for lid in deployment.resources_of("AWS::SQS::Queue")
+    }
+    mappings = []
+    for resource in deployment.resources_of("AWS::Lambda::EventSourceMapping").values():
+        props = resolve(resource["Properties"])
+        if props["EventSourceArn"] not in tables:
+            continue
+        destination = props.get("DestinationConfig", {}).get("OnFailure", {}).get("Destination")
+        mappings.append(
+            StreamMapping(
+                table=tables[props["EventSourceArn"]],
+                stream_arn=props["EventSourceArn"],
+                function_name=props["FunctionName"],
+                batch_size=int(props.get("BatchSize", 100)),
+                filters=[json.loads(f["Pattern"]) for f in props.get("FilterCriteria", {}).get("Filters", [])],
+                maximum_retry_attempts=int(props.get("MaximumRetryAttempts", -1)),
+                report_item_failures="ReportBatchItemFailures" in props.get("FunctionResponseTypes", []),
+                on_failure_queue=queues.get(destination) if destination else None,
+            )
+        )
+    return mappings
 
 
 def iam_policies(deployment: Deployment) -> iam.Policies:

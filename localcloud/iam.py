@@ -219,7 +219,27 @@ def _sqs(operation: str, params: dict[str, Any], arn: Callable[[str], str]) -> l
     return [Request("sqs:SendMessage", (arn(str(params["QueueUrl"]).rstrip("/").rsplit("/", 1)[-1]),))]
 
 
+def _events(operation: str, params: dict[str, Any], arn: Callable[[str], str]) -> list[Request]:
+    if operation != "PutEvents":
+        return []
+    requests = []
+    for entry in params.get("Entries", []):
+        bus = str(entry.get("EventBusName") or "default")
+        # Each entry is authorized on its bus, with its source as the events:source condition key.
+        bus_arn = bus if bus.startswith("arn:") else arn(f"event-bus/{bus}")
+        requests.append(Request("events:PutEvents", (bus_arn,), {"events:source": str(entry.get("Source", ""))}))
+    return requests
+
+
+def _sns(operation: str, params: dict[str, Any], arn: Callable[[str], str]) -> list[Request]:
+    return (
+        [Request("sns:Publish", (str(params["TopicArn"]),))] if operation == "Publish" and "TopicArn" in params else []
+    )
+
+
 REQUESTS: dict[str, Callable[[str, dict[str, Any], Callable[[str], str]], list[Request]]] = {
+    "events": _events,
+    "sns": _sns,
     "sqs": _sqs,
     "dynamodb": _dynamodb,
     "states": _states,

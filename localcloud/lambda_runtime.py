@@ -91,8 +91,7 @@ class InProcessLambdaRuntime:
 
     def invoke_async(self, function: Any, payload: Any) -> None:
         """An asynchronous invocation (EventBridge → Lambda): runs on its own thread; failures are kept."""
-        with self._idle:
-            self._in_flight += 1
+        self.add_in_flight(1)
         threading.Thread(target=self._run_async, args=(function, payload), daemon=True).start()
 
     def _run_async(self, function: Any, payload: Any) -> None:
@@ -112,9 +111,13 @@ class InProcessLambdaRuntime:
             if config.on_failure_queue:
                 self._send_to_destination(config.on_failure_queue, function, payload, result, attempts)
         finally:
-            with self._idle:
-                self._in_flight -= 1
-                self._idle.notify_all()
+            self.add_in_flight(-1)
+
+    def add_in_flight(self, count: int) -> None:
+        """Work Lambda has accepted and not finished (async events, stream records): time waits for it."""
+        with self._idle:
+            self._in_flight += count
+            self._idle.notify_all()
 
     def _send_to_destination(self, queue: str, function: Any, payload: Any, error: str, attempts: int) -> None:
         """The invocation record Lambda sends to an on-failure destination (Lambda developer guide)."""

@@ -308,19 +308,35 @@ class OmicsSimulator:
         with self._lock:
             self._planned.append(timeline)
 
-    def add_job(self, job_type: str, timeline: Timeline, store_id: str = "", items: list[str] | None = None) -> Job:
+    def add_job(
+        self,
+        job_type: str,
+        timeline: Timeline,
+        store_id: str = "",
+        items: list[str] | None = None,
+        job_id: str | None = None,
+    ) -> Job:
         """A job started elsewhere (variant import, read-set export, ...), to be followed.
 
         Statuses the job type's model does not have are left out of the timeline, their time added to
         the status before (a cancelled variant import goes from IN_PROGRESS to CANCELLED, without
         CANCELLING). The Get answer of each status is checked against the model here, so a job the
-        model does not allow (e.g. a variant import without items) fails the test at once."""
+        model does not allow (e.g. a variant import without items) fails the test at once. `job_id` chooses
+        the job's id (e.g. the id a README example names) instead of the next one."""
         with self._lock:
             spec = job_types()[job_type]
+            if job_id is not None and job_id in self.jobs:
+                raise OmicsError("ConflictException", f"a job with id {job_id} already exists")
             operation = self._model.operation_model(spec.get_operation)
             items_ = [_nested(spec.item_key_path, key) for key in items or []]
             timeline = _conformed(timeline, operation.output_shape)
-            job = Job(job_type, self._new_ids(spec, store_id), self.clock.now(), timeline, items_)
+            ids = self._new_ids(spec, store_id)
+            if job_id is not None:
+                job_field = spec.ids[-1]
+                if not job_field.pattern.fullmatch(job_id):
+                    raise OmicsError("ValidationException", f"{job_field.name} {job_id!r} is not a {job_type} job id")
+                ids[job_field.name] = job_id
+            job = Job(job_type, ids, self.clock.now(), timeline, items_)
             for moment in self._status_moments(job):
                 self._check(operation, operation.output_shape, self._job_body(spec, operation, job, moment))
             self.jobs[job.job_id] = job

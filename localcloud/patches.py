@@ -26,6 +26,7 @@ from jsonpath_ng.ext import parse as jsonpath_parse
 from moto.awslambda.models import LambdaFunction, lambda_backends
 from moto.core.botocore_stubber import MockRawResponse
 from moto.core.utils import unix_time
+from moto.dynamodb.models.table import StreamShard
 from moto.events import models as events_models
 from moto.s3 import notifications as s3_notifications
 from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
@@ -41,15 +42,16 @@ from moto.stepfunctions.parser.models import StepFunctionsParserBackend
 from moto.utilities.arns import parse_arn
 
 from localcloud import iam
-from localcloud.clock import SimClock
+from localcloud.clock import Clock
 from localcloud.lambda_runtime import InProcessLambdaRuntime
 from localcloud.omics import OmicsSimulator
+from localcloud.streams import StreamPoller
 
 
 class _ClockTime:
     """Stands in for the `time` module inside moto's Wait and Retry code: sleeping advances the clock."""
 
-    def __init__(self, clock: SimClock) -> None:
+    def __init__(self, clock: Clock) -> None:
         self._clock = clock
 
     def sleep(self, seconds: float) -> None:
@@ -59,7 +61,7 @@ class _ClockTime:
         return self._clock.now().timestamp()
 
 
-def _patched_wait_interval(clock: SimClock) -> Any:
+def _patched_wait_interval(clock: Clock) -> Any:
     # moto's WaitFunction waits on a threading.Event for real seconds; here it moves the clock.
     def _wait_interval(self: Any, env: Any, wait_seconds: int) -> None:
         clock.sleep(wait_seconds)
@@ -191,7 +193,13 @@ def _start_execution(self: Any, state_machine_arn: str, name: Any = None, *args:
     return _original_start_execution(self, state_machine_arn, name or str(uuid.uuid4()), *args, **kwargs)
 
 
-def _callback_wait(clock: SimClock, omics: OmicsSimulator, publish: Callable[[dict[str, Any]], None]) -> Any:
+def publish_due_events(omics: OmicsSimulator, publish: Callable[[dict[str, Any]], None]) -> None:
+    """Deliver the aws.omics status events HealthOmics would have sent by now (each once)."""
+    for event in omics.due_events():
+        publish(event)
+
+
+def _callback_wait(clock: Clock, omics: OmicsSimulator, publish: Callable[[dict[str, Any]], None]) -> Any:
     def wait(self: CallbackEndpoint, timeout: float | None = None) -> Any:
         # moto waits for a task token in real seconds. Here the wait runs on the simulated clock: it
         # moves to each job status change before the deadline, delivers the aws.omics events that
@@ -203,8 +211,7 @@ def _callback_wait(clock: SimClock, omics: OmicsSimulator, publish: Callable[[di
             clock.sleep_until(moment or deadline, interrupt=self._notify_event)
             if moment is None or self._notify_event.is_set():
                 break
-            for event in omics.due_events():
-                publish(event)
+            publish_due_events(omics, publish)
         return self._outcome
 
     return wait
@@ -263,12 +270,24 @@ def _execution_logic(self: Any) -> Any:
         return _original_execution_logic(self)
 
 
+def _stream_add(streams: StreamPoller) -> Any:
+    original = StreamShard.add
+
+    def add(self: StreamShard, old: Any, new: Any) -> None:
+        # moto invokes stream mappings in the writer's thread; Lambda polls the stream: hand the record over.
+        original(self, old, new)
+        streams.add(self.table.name, self.items[-1].record)
+
+    return add
+
+
 @contextlib.contextmanager
 def applied(
-    clock: SimClock,
+    clock: Clock,
     runtime: InProcessLambdaRuntime,
     omics: OmicsSimulator,
     publish: Callable[[dict[str, Any]], None],
+    streams: StreamPoller,
 ) -> Iterator[None]:
     clock_time = _ClockTime(clock)
     patches: list[contextlib.AbstractContextManager[Any]] = [
@@ -284,6 +303,7 @@ def applied(
         mock.patch.object(LambdaFunction, "_invoke_lambda", lambda self, event=None: runtime.invoke(self, event)),
         mock.patch.object(EventManager, "add_event", _add_event),
         mock.patch.object(ExecutionWorker, "_execution_logic", _execution_logic),
+        mock.patch.object(StreamShard, "add", _stream_add(streams)),
     ]
     with contextlib.ExitStack() as stack:
         for patch in patches:

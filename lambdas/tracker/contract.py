@@ -183,6 +183,15 @@ class JobRef:
     def pk(self) -> str:
         return "#".join([Table.JOB_PK_PREFIX, self.job_type, *(self.ids[name] for name in self.spec.id_names)])
 
+    @classmethod
+    def from_pk(cls, pk: str) -> JobRef:
+        """The job a history item belongs to, from its partition key (``JOB#<jobType>#<ids…>``)."""
+        prefix, job_type, *ids = pk.split("#")
+        spec = JOB_TYPES.get(job_type) if prefix == Table.JOB_PK_PREFIX else None
+        if spec is None or len(ids) != len(spec.id_names):
+            raise ValueError(f"not a job's partition key: {pk!r}")
+        return cls(spec.name, dict(zip(spec.id_names, ids, strict=True)))
+
     def to_dict(self) -> dict[str, str]:
         return {"jobType": self.job_type, **self.ids}
 
@@ -234,6 +243,9 @@ REFERENCE_ENDINGS = (".fasta", ".fa", ".fas", ".fsa", ".faa", ".fna", ".ffn", ".
 
 SERVICE_NAME = "omics-job-tracker"  # Powertools service name of every function
 METRICS_NAMESPACE = "OmicsJobTracker"  # CloudWatch namespace of the handlers' metrics
+# The tracker's own event, one per recorded change, on the account's default bus (README "Notifications").
+STATUS_CHANGED_SOURCE = SERVICE_NAME
+STATUS_CHANGED_DETAIL_TYPE = "Job Status Changed"
 
 
 class Env:
@@ -247,6 +259,7 @@ class Env:
     POLL_MAX_WAIT_SECONDS = "POLL_MAX_WAIT_SECONDS"
     POLL_WAIT_WITH_EVENTS_SECONDS = "POLL_WAIT_WITH_EVENTS_SECONDS"
     MAX_POLLS_PER_EXECUTION = "MAX_POLLS_PER_EXECUTION"
+    TOPIC_ARN = "TOPIC_ARN"
 
 
 @dataclass(frozen=True)

@@ -5,9 +5,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Protocol
 
+from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from botocore.exceptions import BotoCoreError, ClientError
 
 from tracker.contract import (
+    METRICS_NAMESPACE,
+    SERVICE_NAME,
     AccessDenied,
     JobNotFound,
     JobRef,
@@ -28,6 +31,7 @@ _ERRORS: dict[str, type[TrackerError]] = {
     "ServiceUnavailableException": ServiceUnavailable,
     "RequestTimeoutException": ServiceUnavailable,
 }
+THROTTLED_METRIC = "OmicsThrottled"  # Count, dimensions Operation and service (infra/monitoring.py alarms on it)
 
 
 class JobReader(Protocol):
@@ -47,9 +51,10 @@ class OmicsJobs:
         except ClientError as error:
             code = error.response.get("Error", {}).get("Code", "")
             message = error.response.get("Error", {}).get("Message", "")
-            raise _ERRORS.get(code, ServiceUnavailable)(
-                f"{spec.name} job {ids}: {spec.get_operation} failed with {code}: {message}"
-            ) from None
+            tracker_error = _ERRORS.get(code, ServiceUnavailable)
+            if tracker_error is ServiceThrottled:
+                count_throttled(spec.get_operation)
+            raise tracker_error(f"{spec.name} job {ids}: {spec.get_operation} failed with {code}: {message}") from None
         except BotoCoreError as error:  # connection errors and timeouts
             raise ServiceUnavailable(f"{spec.name} job {ids}: {spec.get_operation} failed: {error}") from None
         return Snapshot(
@@ -60,6 +65,21 @@ class OmicsJobs:
             creation_time=_iso(response.get("creationTime")),
             completion_time=_iso(response.get("completionTime")),
         )
+
+
+def count_throttled(operation: str) -> None:
+    """One ``OmicsThrottled`` data point for ``operation``. Its own EMF record, written now, rather than the handler's
+    shared ``metrics``: the Operation dimension would otherwise reach the handler's other metrics, and the record is
+    in the log whether the handler then raises (Poll) or goes on without the read (JobEvents)."""
+    dimensions = {"Operation": operation, "service": SERVICE_NAME}
+    with single_metric(
+        name=THROTTLED_METRIC,
+        unit=MetricUnit.Count,
+        value=1,
+        namespace=METRICS_NAMESPACE,
+        default_dimensions=dimensions,
+    ):
+        pass
 
 
 def _iso(moment: Any) -> str:

@@ -49,6 +49,10 @@ class TriggerSettings(_Settings):
     state_machine_arn: str = Field(alias=Env.STATE_MACHINE_ARN, min_length=1)
 
 
+class NotifySettings(HistorySettings):
+    topic_arn: str = Field(alias=Env.TOPIC_ARN, min_length=1)
+
+
 SettingsT = TypeVar("SettingsT", bound=_Settings)
 
 

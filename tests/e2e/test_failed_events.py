@@ -53,3 +53,32 @@ def test_job_event_the_function_fails_on_ends_in_its_failure_queue(cloud: LocalC
     [record] = cloud.queue_messages("JobEventsFailures")
     assert record["requestPayload"]["detail"]["id"] == job.job_id
     assert record["responsePayload"]["errorType"] == "Sandbox.Timedout"
+
+
+def test_a_failed_upload_raises_the_metric_its_alarm_watches_above_the_threshold(cloud: LocalCloud) -> None:
+    # Given the alarm the stack puts on the trigger's failure queue (found by the queue it watches)
+    queue_id = cloud.deployment.one("AWS::SQS::Queue", "UploadTriggerFailures")
+    queue_name = cloud.deployment.attrs[(queue_id, "QueueName")]
+    [alarm] = [
+        resource["Properties"]
+        for resource in cloud.deployment.resources_of("AWS::CloudWatch::Alarm").values()
+        if {"Name": "QueueName", "Value": {"Fn::GetAtt": [queue_id, "QueueName"]}}
+        in resource["Properties"].get("Dimensions", [])
+    ]
+    assert (alarm["Namespace"], alarm["MetricName"]) == ("AWS/SQS", "ApproximateNumberOfMessagesVisible")
+    assert alarm["ComparisonOperator"] == "GreaterThanThreshold"
+
+    # When an upload fails past Lambda's retries
+    cloud.lambdas.faults.append(InvocationFault("UploadTriggerFunction", remaining=3, before_handler=True))
+    cloud.upload("references/genome.fa")
+    cloud.lambdas.wait_idle()
+
+    # Then the metric the alarm reads (SQS's count of visible messages) is above its threshold
+    sqs = boto3.client("sqs", region_name=REGION)
+    url = sqs.get_queue_url(QueueName=queue_name)["QueueUrl"]
+    visible = int(
+        sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"])["Attributes"][
+            "ApproximateNumberOfMessages"
+        ]
+    )
+    assert visible == 1 > alarm["Threshold"]

@@ -79,3 +79,18 @@ def test_import_of_a_source_the_import_role_may_not_read_fails_that_source(cloud
     last = cloud.history(ref)[-1]
     assert last["items"] == {"s3://other-lab/hg38.fa": "FAILED"}
     assert "denied" in last["itemMessages"]["s3://other-lab/hg38.fa"].lower()
+
+
+def test_notify_without_put_events_permission_gives_up_and_keeps_the_batch_record(cloud: LocalCloud) -> None:
+    # Given the Notify function's role without events:PutEvents
+    role = _role_of(cloud, "NotificationsFunctionServiceRole")
+    cloud.policies.by_role[role] = [s for s in cloud.policies.by_role[role] if "events:PutEvents" not in s.actions]
+    job = cloud.omics.add_job("VARIANT_IMPORT", Timeline.ending(), items=["s3://vcfs/a.vcf.gz"])
+
+    described = cloud.wait(cloud.start_execution({"jobType": "VARIANT_IMPORT", "jobId": job.job_id}))
+    cloud.drain()
+
+    # Then tracking is unaffected, and the news it could not publish is kept in the failure queue
+    assert described["status"] == "SUCCEEDED"
+    records = cloud.queue_messages("NotificationsFailures")
+    assert records and all(r["requestContext"]["condition"] == "RetryAttemptsExhausted" for r in records)

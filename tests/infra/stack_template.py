@@ -32,6 +32,7 @@ FUNCTION_PATHS = {
     "Poll": "Workflow/PollFunction",
     "Trigger": "UploadTrigger/Function",
     "JobEvents": "JobEvents/Function",
+    "Notify": "Notifications/Function",
 }
 
 

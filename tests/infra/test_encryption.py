@@ -13,7 +13,13 @@ from infra.event_rules import RULE_NAME_MAX, rule_name
 from tests.infra.stack_template import FUNCTION_PATHS, Synthesized, as_list, render
 
 KEY = "DataKey/Key"
-QUEUES = ["UploadTrigger/DeadLetters", "UploadTrigger/Failures", "JobEvents/DeadLetters", "JobEvents/Failures"]
+QUEUES = [
+    "UploadTrigger/DeadLetters",
+    "UploadTrigger/Failures",
+    "JobEvents/DeadLetters",
+    "JobEvents/Failures",
+    "Notifications/Failures",
+]
 RULES = ["UploadTrigger/ReferenceUploaded", "JobEvents/JobStatusChanged"]
 
 
@@ -95,8 +101,12 @@ def test_the_key_policy_allows_the_account_and_the_services_that_encrypt_for_the
     for statement in events:
         assert statement["Action"] == ["kms:GenerateDataKey", "kms:Decrypt"]
         assert statement["Condition"]["StringEquals"] == {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}
+    # CloudWatch alarms of this account, to publish to the encrypted notification topic
+    alarms = statements["AlarmsToTheNotificationTopic"]
+    assert alarms["Principal"] == {"Service": "cloudwatch.amazonaws.com"}
+    assert alarms["Condition"] == {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}}
     # and nothing else
-    assert len(statements) == 3 + len(RULES)
+    assert len(statements) == 4 + len(RULES)
 
 
 @pytest.mark.parametrize("name", ["Trigger", "JobEvents"])
@@ -120,9 +130,11 @@ def test_a_function_may_use_the_key_only_to_send_to_its_failure_queue(synth: Syn
 
 
 def test_no_other_identity_policy_uses_the_key(synth: Synthesized) -> None:
-    # The table is used through DynamoDB (the key policy); only the senders to the failure queues need a grant.
+    # The table is used through DynamoDB (the key policy); only the senders to the failure queues need a grant
+    # (and Notify, which also reads the encrypted stream and publishes to the encrypted topic: test_notifications).
     senders = {
-        synth.logical_id(f"{FUNCTION_PATHS[name]}/ServiceRole/DefaultPolicy") for name in ("Trigger", "JobEvents")
+        synth.logical_id(f"{FUNCTION_PATHS[name]}/ServiceRole/DefaultPolicy")
+        for name in ("Trigger", "JobEvents", "Notify")
     }
     users = {
         policy for policy, statement in synth.all_statements() if any(a.startswith("kms:") for a in statement["Action"])

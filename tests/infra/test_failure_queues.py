@@ -32,7 +32,8 @@ def test_each_queue_is_encrypted_and_alarms_on_any_message(synth: Synthesized, o
     [alarm] = [
         a["Properties"]
         for a in synth.of_type("AWS::CloudWatch::Alarm").values()
-        if {"Name": "QueueName", "Value": {"Fn::GetAtt": [queue_id, "QueueName"]}} in a["Properties"]["Dimensions"]
+        if {"Name": "QueueName", "Value": {"Fn::GetAtt": [queue_id, "QueueName"]}}
+        in a["Properties"].get("Dimensions", [])
     ]
 
     # Encrypted with the tracker's customer-managed key (tests/infra/test_encryption.py)

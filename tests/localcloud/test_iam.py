@@ -110,3 +110,33 @@ def test_the_principal_is_per_thread_and_restored() -> None:
             assert current_principal() == "arn:aws:iam::123456789012:role/inner"
         assert current_principal() == ROLE
     assert current_principal() is None
+
+
+def test_put_events_is_authorized_per_entry_on_its_bus_with_its_source() -> None:
+    bus = "arn:aws:events:us-east-1:123456789012:event-bus/default"
+    policies = _policies(
+        {
+            "Effect": "Allow",
+            "Action": "events:PutEvents",
+            "Resource": bus,
+            "Condition": {"StringEquals": {"events:source": "omics-job-tracker"}},
+        }
+    )
+
+    def put(*entries: dict[str, str]) -> bool:
+        requests = requests_for("events", "PutEvents", {"Entries": list(entries)}, "us-east-1", "123456789012")
+        return all(policies.allows(ROLE, request) for request in requests)
+
+    assert put({"Source": "omics-job-tracker", "DetailType": "x", "Detail": "{}"})
+    assert not put({"Source": "omics-job-tracker"}, {"Source": "aws.omics"})  # a source it may not claim
+    assert not put({"Source": "omics-job-tracker", "EventBusName": "other"})
+
+
+def test_sns_publish_is_authorized_on_the_topic() -> None:
+    topic = "arn:aws:sns:us-east-1:123456789012:jobs"
+    policies = _policies({"Effect": "Allow", "Action": "sns:Publish", "Resource": topic})
+
+    [request] = requests_for("sns", "Publish", {"TopicArn": topic, "Message": "m"}, "us-east-1", "123456789012")
+    assert policies.allows(ROLE, request)
+    [other] = requests_for("sns", "Publish", {"TopicArn": topic + "-2", "Message": "m"}, "us-east-1", "123456789012")
+    assert not policies.allows(ROLE, other)

@@ -1,0 +1,54 @@
+"""Lambda: the history table's stream → a "Job Status Changed" event per recorded change, and an SNS message
+when a job ends. Records are processed one by one; a failed one is reported so the stream retries from it."""
+
+from typing import Any
+
+from aws_lambda_powertools.metrics import MetricUnit, single_metric
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from tracker.aws_clients import client
+from tracker.contract import METRICS_NAMESPACE
+from tracker.history_store import DynamoHistoryStore
+from tracker.notifications import StatusChange, change_from_stream, detection_delay_seconds, notify
+from tracker.observability import logger, tracer
+from tracker.settings import NotifySettings, load_settings
+
+SETTINGS = load_settings(NotifySettings)
+processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
+
+
+def record_handler(record: DynamoDBRecord) -> None:
+    change = change_from_stream(record.raw_event)
+    if change is None:  # the mapping's filter lets only new history entries through; anything else is not news
+        return
+    history = DynamoHistoryStore(client("dynamodb"), SETTINGS.table_name)
+    notify(change, client("events"), client("sns"), SETTINGS.topic_arn, history)
+    logger.info("Status change published", extra={"jobKey": change.job.pk, "status": change.status})
+    _emit_metrics(change)
+
+
+def _emit_metrics(change: StatusChange) -> None:
+    # One metric per change, with its own dimensions (a batch mixes job types and statuses).
+    dimensions = {"JobType": change.job.job_type, "ObservedBy": change.observed_by}
+    _metric("StatusChanges", 1, MetricUnit.Count, dimensions)
+    if change.terminal:
+        _metric("JobsEnded", 1, MetricUnit.Count, {"JobType": change.job.job_type, "Status": change.status})
+        delay = detection_delay_seconds(change)
+        if delay is not None:
+            _metric("DetectionDelay", delay, MetricUnit.Seconds, dimensions)
+
+
+def _metric(name: str, value: float, unit: MetricUnit, dimensions: dict[str, str]) -> None:
+    with single_metric(name=name, unit=unit, value=value, namespace=METRICS_NAMESPACE) as metric:
+        for dimension, dimension_value in dimensions.items():
+            metric.add_dimension(name=dimension, value=dimension_value)
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return dict(
+        process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)
+    )
