@@ -115,7 +115,7 @@ def main() -> int:
                 if described["status"] != "SUCCEEDED" or statuses != ["SUBMITTED", "IN_PROGRESS", "COMPLETED"]:
                     problems.append(f"{job_type}: {described['status']} {statuses}")
 
-            print("\n5. Every job the tracker knows, newest change first")
+            print("\n4. Every job the tracker knows, newest change first")
             omics_tracker("jobs")
 
     print("\nDemo finished: " + ("all jobs followed to COMPLETED." if not problems else f"PROBLEMS: {problems}"))

@@ -23,6 +23,7 @@ from tracker.contract import (
     Table,
 )
 from tracker.history import HistoryStore
+from tracker.status import STATUS_CHANGE
 
 _deserializer = TypeDeserializer()
 # Item statuses that mean this source or read set did not make it (SourceStatus / ReadSetExportJobItemStatus).
@@ -51,6 +52,11 @@ class StatusChange:
     @property
     def terminal(self) -> bool:
         return self.status in TERMINAL_STATUSES
+
+    @property
+    def ended(self) -> bool:
+        """The job's status became terminal with this entry (a later entry may only fill in item statuses)."""
+        return self.terminal and any(change.startswith(STATUS_CHANGE) for change in self.changes)
 
     @property
     def failed_items(self) -> dict[str, str]:
@@ -207,9 +213,9 @@ def publish_job_ended(sns: Any, topic_arn: str, change: StatusChange, execution_
 
 
 def notify(change: StatusChange, events: Any, sns: Any, topic_arn: str, history: HistoryStore) -> None:
-    """The event for every change; for a change to a terminal status, also the message to the topic."""
+    """The event for every change; for the change to a terminal status, also the message to the topic."""
     put_status_event(events, change)
-    if change.terminal:
+    if change.ended:
         state = history.read(change.job)
         linked = set(state.execution_arns) if state else set()
         if change.execution_arn:

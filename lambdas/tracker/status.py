@@ -89,11 +89,14 @@ def next_snapshot(recorded: Snapshot, observed: Snapshot) -> Snapshot | None:
     return merged
 
 
+STATUS_CHANGE = "status "  # how a change of the job's own status starts in an entry's `changes`
+
+
 def describe_changes(before: Snapshot | None, after: Snapshot) -> list[str]:
     """Human-readable list of what moved, stored with each history entry."""
     changes = []
     if before is None or before.status != after.status:
-        changes.append(f"status {before.status if before else '-'} -> {after.status}")
+        changes.append(f"{STATUS_CHANGE}{before.status if before else '-'} -> {after.status}")
     previous_items = before.items if before else {}
     for key, item_status in sorted(after.items.items()):
         if previous_items.get(key) != item_status:

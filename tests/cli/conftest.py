@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import contextlib
 import json
-import logging
 import os
 import time
-import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -27,6 +25,7 @@ from localcloud.clock import SimClock
 from localcloud.cloud import REGION, LocalCloud, synthesize
 from localcloud.lambda_runtime import InvocationFault
 from localcloud.omics import Timeline
+from tests.e2e.conftest import running_cloud
 from tracker_cli import times
 from tracker_cli.main import app
 
@@ -41,13 +40,8 @@ def cdk_out(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return synthesize(tmp_path_factory.mktemp("cdk.out"), context=CLI_CONTEXT)
 
 
-@contextlib.contextmanager
-def local_cloud(cdk_out: Path) -> Iterator[LocalCloud]:
-    logging.getLogger("moto").setLevel(logging.CRITICAL)
-    warnings.filterwarnings("ignore", module="aws_lambda_powertools")
-    with LocalCloud(cdk_out) as cloud:
-        yield cloud
-    assert cloud.omics.contract_errors == []
+# A local cloud as the end-to-end tests run it (and checked the same way when it stops).
+local_cloud = contextlib.contextmanager(running_cloud)
 
 
 @dataclass

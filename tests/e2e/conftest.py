@@ -21,7 +21,7 @@ def cdk_out(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return synthesize(tmp_path_factory.mktemp("cdk.out"), context=E2E_CONTEXT)
 
 
-def _running(cdk_out: Path) -> Iterator[LocalCloud]:
+def running_cloud(cdk_out: Path) -> Iterator[LocalCloud]:
     logging.getLogger("moto").setLevel(logging.CRITICAL)
     warnings.filterwarnings("ignore", module="aws_lambda_powertools")
     with LocalCloud(cdk_out) as local:
@@ -32,7 +32,7 @@ def _running(cdk_out: Path) -> Iterator[LocalCloud]:
 
 @pytest.fixture
 def cloud(cdk_out: Path) -> Iterator[LocalCloud]:
-    yield from _running(cdk_out)
+    yield from running_cloud(cdk_out)
 
 
 @pytest.fixture(scope="session")
@@ -43,4 +43,4 @@ def cdk_out_short_executions(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def short_cloud(cdk_out_short_executions: Path) -> Iterator[LocalCloud]:
-    yield from _running(cdk_out_short_executions)
+    yield from running_cloud(cdk_out_short_executions)

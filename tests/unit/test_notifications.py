@@ -206,3 +206,20 @@ def test_a_refused_event_fails_the_record_so_the_stream_retries_it() -> None:
     with pytest.raises(ServiceUnavailable, match="InternalFailure try later"):
         notify(_change(), clients, clients, "arn:topic", FakeHistory(frozenset()))
     assert clients.published == []
+
+
+def test_an_entry_that_only_fills_in_item_statuses_of_an_ended_job_is_an_event_but_no_second_message() -> None:
+    # Given the end recorded from HealthOmics' event (no item statuses), then a poll filling them in
+    clients = FakeClients()
+    ended = _change(sequence=3, changes=["status IN_PROGRESS -> COMPLETED"], items={"s3://b/a.fa": "IN_PROGRESS"})
+    items_caught_up = _change(
+        sk="EVENT#000004", sequence=4, status="COMPLETED", changes=["item s3://b/a.fa IN_PROGRESS -> FINISHED"]
+    )
+
+    for change in (ended, items_caught_up):
+        notify(change, clients, clients, "arn:topic", FakeHistory(frozenset({EXECUTION})))
+
+    # Then both changes are events, and the job's end is one message
+    assert [json.loads(e["Detail"])["entry"]["sequence"] for e in clients.events] == [3, 4]
+    assert (ended.ended, items_caught_up.ended, items_caught_up.terminal) == (True, False, True)
+    assert len(clients.published) == 1

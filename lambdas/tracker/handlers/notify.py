@@ -33,7 +33,7 @@ def _emit_metrics(change: StatusChange) -> None:
     # One metric per change, with its own dimensions (a batch mixes job types and statuses).
     dimensions = {"JobType": change.job.job_type, "ObservedBy": change.observed_by}
     _metric("StatusChanges", 1, MetricUnit.Count, dimensions)
-    if change.terminal:
+    if change.ended:  # once per job: a later entry may only fill in item statuses
         _metric("JobsEnded", 1, MetricUnit.Count, {"JobType": change.job.job_type, "Status": change.status})
         delay = detection_delay_seconds(change)
         if delay is not None:
