@@ -58,6 +58,11 @@ local-job: install
 bench: install
 	$(BIN)/python -m bench.run
 
+# Each function's cold import next to `import boto3` alone (bench/cold_starts.json); exits 1 over 1.5x.
+.PHONY: bench-cold
+bench-cold: install
+	$(BIN)/python -m bench.cold_starts
+
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .

@@ -8,7 +8,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from tracker.aws_clients import client
 from tracker.history_store import DynamoHistoryStore
 from tracker.job_events import record_event
-from tracker.observability import logger, metrics, tracer
+from tracker.observability import logger, metrics
 from tracker.omics_jobs import OmicsJobs
 from tracker.settings import HistorySettings, load_settings
 
@@ -16,7 +16,6 @@ SETTINGS = load_settings(HistorySettings)
 
 
 @logger.inject_lambda_context(correlation_id_path="id")
-@tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: Any, context: LambdaContext) -> dict[str, Any]:
     history = DynamoHistoryStore(client("dynamodb"), SETTINGS.table_name)

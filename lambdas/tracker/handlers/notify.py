@@ -12,7 +12,7 @@ from tracker.aws_clients import client
 from tracker.contract import METRICS_NAMESPACE
 from tracker.history_store import DynamoHistoryStore
 from tracker.notifications import StatusChange, change_from_stream, detection_delay_seconds, notify
-from tracker.observability import logger, tracer
+from tracker.observability import logger
 from tracker.settings import NotifySettings, load_settings
 
 SETTINGS = load_settings(NotifySettings)
@@ -47,7 +47,6 @@ def _metric(name: str, value: float, unit: MetricUnit, dimensions: dict[str, str
 
 
 @logger.inject_lambda_context
-@tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return dict(
         process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)

@@ -8,7 +8,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from tracker.aws_clients import client
 from tracker.contract import JobRef
 from tracker.history_store import DynamoHistoryStore
-from tracker.observability import logger, metrics, tracer
+from tracker.observability import logger, metrics
 from tracker.omics_jobs import OmicsJobs
 from tracker.poll import poll_job
 from tracker.settings import PollSettings, load_settings
@@ -18,7 +18,6 @@ SETTINGS = load_settings(PollSettings)
 
 
 @logger.inject_lambda_context(correlation_id_path="executionArn")
-@tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     job = JobRef.from_dict(event["job"])

@@ -4,7 +4,7 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from tracker.observability import logger, metrics, tracer
+from tracker.observability import logger, metrics
 from tracker.prepare import prepare_execution
 from tracker.settings import PrepareSettings, load_settings
 
@@ -12,7 +12,6 @@ SETTINGS = load_settings(PrepareSettings)
 
 
 @logger.inject_lambda_context(correlation_id_path="executionArn")
-@tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return prepare_execution(event.get("input"), SETTINGS.reference_store_id).to_json()

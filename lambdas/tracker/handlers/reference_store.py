@@ -6,11 +6,10 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from tracker.aws_clients import deploy_time_client
-from tracker.observability import logger, tracer
+from tracker.observability import logger
 from tracker.reference_store import on_event
 
 
 @logger.inject_lambda_context(correlation_id_path="RequestId")
-@tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return on_event(event, deploy_time_client("omics"))

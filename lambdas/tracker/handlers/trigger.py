@@ -6,7 +6,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from tracker.aws_clients import client
-from tracker.observability import logger, metrics, tracer
+from tracker.observability import logger, metrics
 from tracker.settings import TriggerSettings, load_settings
 from tracker.trigger import UploadResult, start_for_upload
 
@@ -14,7 +14,6 @@ SETTINGS = load_settings(TriggerSettings)
 
 
 @logger.inject_lambda_context(correlation_id_path="id")
-@tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: Any, context: LambdaContext) -> dict[str, Any]:
     outcome = start_for_upload(client("stepfunctions"), SETTINGS.state_machine_arn, event)

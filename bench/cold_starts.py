@@ -1,0 +1,81 @@
+"""`make bench-cold`: each function's cold import next to `import boto3` alone (issue 8's target: at most 1.5x).
+
+Each handler module is imported in a fresh interpreter, as a Lambda cold start does, with the environment its
+settings need, several times; the median wall time of the import is reported, with the ratio to the median of
+`import boto3` measured the same way on the same machine. Writes bench/cold_starts.json and prints a table.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+LAMBDAS = ROOT / "lambdas"
+RESULTS = Path(__file__).with_name("cold_starts.json")
+RUNS = 7
+TARGET_RATIO = 1.5
+_PROBE = "import time; started = time.perf_counter(); import {module}; print(time.perf_counter() - started)"
+
+
+def handler_modules() -> list[str]:
+    return sorted(f"tracker.handlers.{path.stem}" for path in (LAMBDAS / "tracker" / "handlers").glob("[a-z]*.py"))
+
+
+def handler_environment() -> dict[str, str]:
+    """What the handlers' settings read at cold start, with placeholder values (no AWS call is made)."""
+    sys.path.insert(0, str(LAMBDAS))
+    from tracker.contract import Env
+
+    values = {name: "30" for name in vars(Env).values() if isinstance(name, str) and name.isupper()}
+    values.update({Env.TABLE_NAME: "history", Env.STATE_MACHINE_ARN: "arn:aws:states:::stateMachine:x"})
+    return {**os.environ, **values, "AWS_DEFAULT_REGION": "us-east-1", "PYTHONPATH": str(LAMBDAS)}
+
+
+def import_seconds(module: str, environment: dict[str, str]) -> float:
+    timings = []
+    for _ in range(RUNS):
+        result = subprocess.run(
+            [sys.executable, "-c", _PROBE.format(module=module)],
+            env=environment,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        timings.append(float(result.stdout.strip().splitlines()[-1]))
+    return statistics.median(timings)
+
+
+def main() -> int:
+    started = time.monotonic()
+    environment = handler_environment()
+    baseline = import_seconds("boto3", environment)
+    functions = {module: import_seconds(module, environment) for module in handler_modules()}
+    results = {
+        "runs_per_module": RUNS,
+        "boto3_seconds": round(baseline, 3),
+        "functions": {
+            module: {"seconds": round(seconds, 3), "ratio_to_boto3": round(seconds / baseline, 2)}
+            for module, seconds in functions.items()
+        },
+    }
+    RESULTS.write_text(json.dumps(results, indent=2) + "\n")
+    print(f"import boto3: {baseline:.3f} s (median of {RUNS})")
+    over = []
+    for module, seconds in functions.items():
+        ratio = seconds / baseline
+        mark = "" if ratio <= TARGET_RATIO else f"  over the {TARGET_RATIO}x target"
+        print(f"  {module:<36} {seconds:.3f} s  {ratio:.2f}x{mark}")
+        if ratio > TARGET_RATIO:
+            over.append(module)
+    print(f"Wrote {RESULTS.relative_to(ROOT)} in {time.monotonic() - started:.0f} s")
+    return 1 if over else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
