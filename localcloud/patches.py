@@ -29,6 +29,7 @@ from moto.core.utils import unix_time
 from moto.dynamodb.models.table import StreamShard
 from moto.events import models as events_models
 from moto.s3 import notifications as s3_notifications
+from moto.stepfunctions.parser.api import ExecutionStatus
 from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import state_task_service_aws_sdk
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service import (
@@ -37,6 +38,7 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state
 from moto.stepfunctions.parser.asl.component.state.wait.wait_function import wait_function
 from moto.stepfunctions.parser.asl.eval.callback.callback import CallbackEndpoint
 from moto.stepfunctions.parser.asl.eval.event.event_manager import EventManager
+from moto.stepfunctions.parser.backend.execution import Execution
 from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
 from moto.stepfunctions.parser.models import StepFunctionsParserBackend
 from moto.utilities.arns import parse_arn
@@ -185,6 +187,15 @@ def _transform_input(target: dict[str, Any], event: dict[str, Any]) -> Any:
 
 
 _original_start_execution = StepFunctionsParserBackend.start_execution
+_original_execution_init = Execution.__init__
+
+
+def _execution_init(self: Execution, *args: Any, **kwargs: Any) -> None:
+    # moto lists a new execution before it sets its status (start_execution appends, then starts it), so a
+    # concurrent ListExecutions can meet a status of None and fail. StartExecution is synchronous in Step
+    # Functions: an execution anyone can see is already RUNNING.
+    _original_execution_init(self, *args, **kwargs)
+    self.exec_status = ExecutionStatus.RUNNING
 
 
 def _start_execution(self: Any, state_machine_arn: str, name: Any = None, *args: Any, **kwargs: Any) -> Any:
@@ -299,6 +310,7 @@ def applied(
         mock.patch.object(s3_notifications, "_send_event_bridge_message", _send_event_bridge_message),
         mock.patch.object(events_models.Rule, "send_to_targets", _send_to_targets(runtime)),
         mock.patch.object(StepFunctionsParserBackend, "start_execution", _start_execution),
+        mock.patch.object(Execution, "__init__", _execution_init),
         mock.patch.object(CallbackEndpoint, "wait", _callback_wait(clock, omics, publish)),
         mock.patch.object(LambdaFunction, "_invoke_lambda", lambda self, event=None: runtime.invoke(self, event)),
         mock.patch.object(EventManager, "add_event", _add_event),
