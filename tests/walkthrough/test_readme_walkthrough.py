@@ -26,6 +26,8 @@ SECTION = "## Try it locally"
 README_PORT = "127.0.0.1:4566"
 STEP_TIMEOUT = 120  # real seconds; the longest step watches a 10-minute simulated job at speed 60
 _RULE = re.compile(r"[━─═]+")
+# A duration as the CLI prints it ("57s", "1m 53s", "2h 5m"): how long a status lasted varies with the machine.
+_DURATION = r"(?:\d+[dhm] )*\d+[dhms]\b"
 
 
 @dataclass
@@ -53,13 +55,15 @@ def walkthrough(readme: str) -> list[Step]:
 
 
 def _pattern(expected: str) -> re.Pattern[str]:
-    parts = re.split(r"(<[^>\n]+>|\d+|\s+|[━─═]+|by (?:poll|event))", expected.rstrip())
+    parts = re.split(rf"(<[^>\n]+>|{_DURATION}|\d+|\s+|[━─═]+|by (?:poll|event))", expected.rstrip())
     regex = ""
     for part in parts:
         if not part:
             continue
         if part.startswith("<") and part.endswith(">"):
             regex += ".+?"
+        elif re.fullmatch(_DURATION, part):
+            regex += _DURATION
         elif part.isdigit():
             regex += r"\d+"
         elif part.isspace():
@@ -99,6 +103,14 @@ def test_the_matcher_reads_numbers_placeholders_and_gaps_as_the_readme_means_the
     assert mismatch(["took 5m 00s by poll", "job <id>"], ["took 12m 3s by event", "job 1000000002"]) is None
     assert mismatch(["first", "...", "last"], ["first", "a", "b", "last"]) is None
     assert mismatch(["┏━━┓ 5"], ["┏━━━━━━┓   12"]) is None
+    assert (
+        mismatch(["│ SUBMITTED │  1m 53s │", "Tracked for  11m 54s"], ["│ SUBMITTED │     57s │", "Tracked for  2h 1m"])
+        is None
+    )
+    assert (
+        mismatch(["job 0f0e0d0c-0b0a"], ["job 0f0e0d0c-0b0b"])
+        == "expected 'job 0f0e0d0c-0b0a', got 'job 0f0e0d0c-0b0b'"
+    )
     assert mismatch(["COMPLETED"], ["FAILED"]) == "expected 'COMPLETED', got 'FAILED'"
     assert mismatch(["a"], ["a", "b"]) == "unexpected: 'b'"
     assert mismatch(["a", "b"], ["a"]) == "missing: 'b'"
