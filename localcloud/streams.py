@@ -124,12 +124,13 @@ class StreamPoller:
 
     def _give_up(self, mapping: StreamMapping, batch: list[dict[str, Any]], attempts: int) -> None:
         first, last = batch[0]["dynamodb"], batch[-1]["dynamodb"]
+        function = boto3.client("lambda").get_function(FunctionName=mapping.function_name)["Configuration"]
         record = {
             "version": "1.0",
             "timestamp": self._now().isoformat(timespec="milliseconds").replace("+00:00", "Z"),
             "requestContext": {
                 "requestId": "",
-                "functionArn": mapping.function_name,
+                "functionArn": function["FunctionArn"],
                 "condition": "RetryAttemptsExhausted",
                 "approximateInvokeCount": attempts,
             },
@@ -147,8 +148,7 @@ class StreamPoller:
         self.failed_batches.append(record)
         if mapping.on_failure_queue:
             sqs = boto3.client("sqs")
-            role = boto3.client("lambda").get_function(FunctionName=mapping.function_name)["Configuration"]["Role"]
-            with iam.acting_as(role):  # the mapping sends with the function's execution role
+            with iam.acting_as(function["Role"]):  # the mapping sends with the function's execution role
                 url = sqs.get_queue_url(QueueName=mapping.on_failure_queue)["QueueUrl"]
                 sqs.send_message(QueueUrl=url, MessageBody=json.dumps(record))
 

@@ -185,6 +185,9 @@ def test_news_that_cannot_be_published_ends_in_the_failure_queue(cloud: LocalClo
     info = records[0]["DDBStreamBatchInfo"]
     assert info["streamArn"].endswith("/stream/local")
     assert records[0]["requestContext"]["condition"] == "RetryAttemptsExhausted"
+    assert records[0]["requestContext"]["functionArn"].endswith(
+        ":function:" + cloud.deployment.refs[cloud.deployment.one("AWS::Lambda::Function", "NotificationsFunction")]
+    )
     assert records[0]["requestContext"]["approximateInvokeCount"] == 11  # the first try and 10 retries
     assert listener.events() == []
     # while the history itself is complete
