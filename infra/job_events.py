@@ -9,6 +9,7 @@ from constructs import Construct
 
 from infra.event_rules import rule_to_function
 from infra.functions import TrackerFunctions
+from infra.settings import TrackerSettings
 from infra.storage import TrackerStorage
 from tracker.contract import EVENT_SOURCE, JOB_TYPES, Env
 
@@ -19,6 +20,7 @@ class JobEvents(Construct):
         scope: Construct,
         construct_id: str,
         *,
+        settings: TrackerSettings,
         functions: TrackerFunctions,
         storage: TrackerStorage,
         state_machine: sfn.StateMachine,
@@ -29,7 +31,7 @@ class JobEvents(Construct):
             "Function",
             handler="tracker.handlers.job_events.handler",
             description="Record HealthOmics job status-change events in the history",
-            environment={Env.TABLE_NAME: storage.history.table_name},
+            environment={Env.TABLE_NAME: storage.history.table_name, **settings.omics_environment()},
             timeout_seconds=10,
         )
         storage.grant_history_writes(self.function)

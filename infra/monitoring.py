@@ -145,6 +145,7 @@ class TrackerMonitoring(Construct):
         self.functions: dict[str, lambda_.Function] = {
             "Prepare": workflow.prepare_function,
             "Poll": workflow.poll_function,
+            "TakeTurn": workflow.queue_function,
             "Trigger": upload_trigger.function,
             "JobEvents": job_events.function,
             "Notify": notifications.function,

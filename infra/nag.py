@@ -119,10 +119,10 @@ def _acknowledgments(stack: OmicsJobTrackerStack) -> list[Finding]:
                 f"Invoke on the {function.node.id} function's versions and aliases, as LambdaInvoke grants it; "
                 "no other function",
             )
-            for function in (workflow.prepare_function, workflow.poll_function)
+            for function in (workflow.prepare_function, workflow.poll_function, workflow.queue_function)
         ),
         (
-            state_machine_policy,
+            _role_policy(workflow.queue_function),
             f"AwsSolutions-IAM5[Resource::{_nag_text(stack, stack.storage.reference_store_arn)}/reference/*]",
             "An import's sources may carry tags, which HealthOmics puts on the references it creates: TagResource "
             "on the new references of the tracker's store, whose ids are not known before the import",
@@ -150,6 +150,11 @@ def _acknowledgments(stack: OmicsJobTrackerStack) -> list[Finding]:
             for what, queue in _failure_queues(stack)
         ),
     ]
+
+
+def _role_policy(function: lambda_.Function) -> IConstruct:
+    assert function.role is not None  # the function made its own role
+    return function.role.node.find_child("DefaultPolicy")
 
 
 def _failure_queues(stack: OmicsJobTrackerStack) -> list[tuple[str, sqs.Queue]]:
@@ -183,6 +188,11 @@ def _tracker_functions(stack: OmicsJobTrackerStack) -> list[tuple[lambda_.Functi
     return [
         (workflow.prepare_function, _SYNCHRONOUS.format(step="Prepare"), "none: it validates the input"),
         (workflow.poll_function, _SYNCHRONOUS.format(step="PollJob"), "HealthOmics Get*Job, DynamoDB"),
+        (
+            workflow.queue_function,
+            _SYNCHRONOUS.format(step="TakeTurn"),
+            "HealthOmics Start/List/GetReferenceImportJob, DynamoDB, Step Functions SendTaskSuccess",
+        ),
         (stack.upload_trigger.function, _ASYNCHRONOUS.format(event="upload"), "Step Functions StartExecution"),
         (
             stack.job_events.function,

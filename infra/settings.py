@@ -73,6 +73,16 @@ class TrackerSettings(BaseModel):
         default=DEFAULTS.execution_timeout_days, ge=1, le=365, alias="executionTimeoutDays"
     )
     max_polls_per_execution: int = Field(default=DEFAULTS.max_polls_per_execution, ge=2, alias="maxPollsPerExecution")
+    # Uploads to one store are imported one job at a time; a free store waits this long for more to join.
+    import_batch_window_seconds: int = Field(
+        default=DEFAULTS.import_batch_window_seconds, ge=0, le=3600, alias="importBatchWindowSeconds"
+    )
+    # The share of each HealthOmics API rate limit the tracker may use (all its functions together); the rest is
+    # left to the account's other users.
+    omics_call_share: float = Field(default=DEFAULTS.omics_call_share, gt=0, le=1, alias="omicsCallShare")
+    store_queue_check_seconds: int = Field(
+        default=DEFAULTS.store_queue_check_seconds, ge=10, le=86400, alias="storeQueueCheckSeconds"
+    )
     # Unset (the default): the layer that ships the Powertools release requirements.txt pins, the one the
     # tests ran (infra.functions.POWERTOOLS_LAYER_VERSIONS). Setting it overrides that guarantee.
     powertools_layer_version: int | None = Field(default=None, ge=1, alias="powertoolsLayerVersion")
@@ -162,6 +172,19 @@ class TrackerSettings(BaseModel):
             Env.POLL_MAX_WAIT_SECONDS: str(self.poll_max_wait_seconds),
             Env.POLL_WAIT_WITH_EVENTS_SECONDS: str(self.poll_wait_with_events_seconds),
             Env.MAX_POLLS_PER_EXECUTION: str(self.max_polls_per_execution),
+            **self.omics_environment(),
+        }
+
+    def omics_environment(self) -> dict[str, str]:
+        """The call budget's share, as every function that calls HealthOmics reads it (tracker.settings.OmicsSettings)."""
+        return {Env.OMICS_CALL_SHARE: str(self.omics_call_share)}
+
+    def queue_environment(self) -> dict[str, str]:
+        """The store queue's rules as the TakeTurn function reads them (tracker.settings.QueueSettings)."""
+        return {
+            **self.poll_environment(),
+            Env.IMPORT_BATCH_WINDOW_SECONDS: str(self.import_batch_window_seconds),
+            Env.STORE_QUEUE_CHECK_SECONDS: str(self.store_queue_check_seconds),
         }
 
     @classmethod

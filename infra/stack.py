@@ -28,7 +28,7 @@ class OmicsJobTrackerStack(Stack):
         self.workflow = TrackerWorkflow(self, "Workflow", settings=settings, functions=functions, storage=self.storage)
         state_machine = self.workflow.state_machine
         self.job_events = JobEvents(
-            self, "JobEvents", functions=functions, storage=self.storage, state_machine=state_machine
+            self, "JobEvents", settings=settings, functions=functions, storage=self.storage, state_machine=state_machine
         )
         self.upload_trigger = UploadTrigger(
             self,

@@ -134,6 +134,12 @@ class TrackerStorage(Construct):
             )
         )
 
+    def grant_queue_reads(self, grantee: iam.IGrantable) -> None:
+        """The store queue reads its waiting requests in arrival order (a Query on the store's item collection)."""
+        grantee.grant_principal.add_to_principal_policy(
+            iam.PolicyStatement(actions=["dynamodb:Query"], resources=[self.history.table_arn])
+        )
+
     def grant_job_reads(self, grantee: iam.IGrantable) -> None:
         """The Get operation of every job type, on the resources the job-type table names."""
         self.job_readers.append(grantee)

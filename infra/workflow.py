@@ -1,11 +1,15 @@
 """The Standard state machine that starts and follows HealthOmics jobs (one for every job type).
 
-Prepare ─▶ StartOrFollow ─▶ StartReferenceImport ─┐
-                 └─────────────────────────────────┴▶ PollJob ─▶ JobFinished? ─▶ WaitForChangeOrTimeout ─┐
-                                                        ▲                    ├▶ JobCompleted          │
-                                                        └────────────────────┼─ JobFailed / …         │
-                                                         (event wakes it, or └────────────────────────┘
-                                                          the backoff times out)
+Prepare ─▶ StartOrFollow ─▶ TakeTurn ─▶ Turn? ─▶ WaitForTurn ─▶ (TakeTurn)     ─▶ ImportOutcome ─▶ SourcesImported
+                 │             ▲          └──▶ LeadImport ─┐                          └─▶ SourcesNotImported
+                 └─────────────┼───────────────────────────┴▶ PollJob ─▶ JobFinished? ─▶ WaitForChangeOrTimeout ─┐
+                               └── (a queued import ended) ───────────────────┤ ▲      ├▶ JobCompleted / JobFailed / …
+                                                                              │ └──────┴─ (event wakes it, or the
+                                                                              └▶ ContinueAsNew      backoff times out)
+
+A reference import request queues in its store (TakeTurn): one import at a time per store, in arrival order,
+the requests waiting together in one import (tracker.store_queue). The first request of each import follows
+the job for all of them (PollJob); every request ends with the outcome of its own sources.
 
 Each state has a small builder below; the retries of every state are in one table, RETRIES.
 """
@@ -27,26 +31,27 @@ from infra.settings import TrackerSettings
 from infra.storage import TrackerStorage
 from tracker.contract import (
     FATAL_POLL_ERRORS,
-    REFERENCE_IMPORT,
     RETRYABLE_ERRORS,
     SUCCESS_STATUS,
     TERMINAL_STATUSES,
+    BudgetExhausted,
     Env,
     InvalidInput,
     Table,
 )
-from tracker.steps import PollOutcome, Prepared, StartImport
+from tracker.steps import PollOutcome, Prepared, Turn
 
 POLL = "$.poll"  # where PollJob's result (PollOutcome) is kept
 START = "$.start"  # Prepare's StartImport, when the execution starts an import
+TURN = "$.turn"  # TakeTurn's result (Turn), once the execution has queued an import request
 
 
 def poll_field(name: str) -> str:
     return PollOutcome.path(POLL, name)
 
 
-def start_field(name: str) -> str:
-    return StartImport.path(START, name)
+def turn_field(name: str) -> str:
+    return Turn.path(TURN, name)
 
 
 @dataclass(frozen=True)
@@ -69,8 +74,9 @@ class Backoff:
 
 QUICK = Backoff(2, 2, 6, 60)  # a service hiccup: seconds to a minute
 PATIENT = Backoff(5, 2, 8, 300)  # HealthOmics throttling or an outage seen by the poll
-STORE_BUSY = Backoff(60, 1.5, 40, 900)  # the store takes one import at a time: up to hours
 TABLE = Backoff(1, 2, 5, 30)  # DynamoDB throttling
+# The tracker's share of a HealthOmics rate limit is taken: wait, jittered, for as long as many jobs need.
+BUDGET = Backoff(10, 1.5, 40, 900)
 NEVER = Backoff(1, 1, 0, 1)  # caught instead: listed first, so a broader retrier after it does not match
 
 LAMBDA_SERVICE_ERRORS = [
@@ -83,31 +89,33 @@ LAMBDA_SERVICE_ERRORS = [
     "Sandbox.Timedout",
 ]
 ALREADY_STARTED = "StepFunctions.ExecutionAlreadyExistsException"
+TABLE_ERRORS = [
+    "DynamoDb.ProvisionedThroughputExceededException",
+    "DynamoDb.RequestLimitExceededException",
+    "DynamoDb.InternalServerErrorException",
+    "DynamoDb.ThrottlingException",
+    # A transaction on the same item was in flight (the JobEvents function's, or the queue's).
+    "DynamoDb.TransactionConflictException",
+]
 
 # state name -> (errors, backoff), in the order Step Functions tries them.
 RETRIES: dict[str, list[tuple[list[str], Backoff]]] = {
     "Prepare": [(LAMBDA_SERVICE_ERRORS, QUICK)],
-    "PollJob": [(LAMBDA_SERVICE_ERRORS, QUICK), ([error.__name__ for error in RETRYABLE_ERRORS], PATIENT)],
-    "StartReferenceImport": [
-        (["Omics.ThrottlingException", "Omics.InternalServerException", "Omics.RequestTimeoutException"], QUICK),
-        (["Omics.ServiceQuotaExceededException"], STORE_BUSY),
+    "PollJob": [
+        (LAMBDA_SERVICE_ERRORS, QUICK),
+        ([BudgetExhausted.__name__], BUDGET),
+        ([error.__name__ for error in RETRYABLE_ERRORS], PATIENT),
     ],
-    "WaitForChangeOrTimeout": [
-        (
-            [
-                "DynamoDb.ProvisionedThroughputExceededException",
-                "DynamoDb.RequestLimitExceededException",
-                "DynamoDb.InternalServerErrorException",
-                "DynamoDb.ThrottlingException",
-                # The JobEvents function's transaction on the same STATE item was in flight.
-                "DynamoDb.TransactionConflictException",
-            ],
-            TABLE,
-        )
+    # The queue's steps are conditional and idempotent; HealthOmics failures inside it are waited out, not raised.
+    "TakeTurn": [
+        (LAMBDA_SERVICE_ERRORS, QUICK),
+        ([BudgetExhausted.__name__], BUDGET),
+        ([error.__name__ for error in RETRYABLE_ERRORS], PATIENT),
     ],
+    "WaitForChangeOrTimeout": [(TABLE_ERRORS, TABLE)],
+    "WaitForTurn": [(TABLE_ERRORS, TABLE)],
     "ContinueAsNew": [([ALREADY_STARTED], NEVER), (["States.TaskFailed"], QUICK)],
 }
-START_REJECTED_ERRORS = ["Omics.ValidationException", "Omics.ResourceNotFoundException", "Omics.AccessDeniedException"]
 # Terminal statuses other than COMPLETED end the execution in failure, named for the status.
 FAILED_ENDINGS = {
     "FAILED": "JobFailed",
@@ -153,23 +161,56 @@ class TrackerWorkflow(Construct):
         storage.grant_history_writes(self.poll_function)
         storage.grant_job_reads(self.poll_function)
 
+        self.queue_function = functions.create(
+            self,
+            "TakeTurnFunction",
+            handler="tracker.handlers.take_turn.handler",
+            description="Queue a reference import in its store and start the store's next import when it is free",
+            environment={
+                Env.TABLE_NAME: storage.history.table_name,
+                Env.IMPORT_ROLE_ARN: storage.import_role.role_arn,
+                **settings.queue_environment(),
+            },
+            timeout_seconds=60,
+        )
+        storage.grant_history_writes(self.queue_function)
+        storage.grant_queue_reads(self.queue_function)
+        storage.grant_job_reads(self.queue_function)  # looks at an import whose leader stopped, or one started outside
+        self._grant_imports(self.queue_function)
+
         state_machine_name = f"{Stack.of(self).stack_name}-JobTracker"
         poll = self._poll()
         wait = self._wait(poll)
-        poll.next(self._finished(self._continue_as_new(state_machine_name), wait.next(poll)))
+        take_turn = self._take_turn()
+        continue_as_new = self._continue_as_new(state_machine_name)
+        poll.next(self._finished(continue_as_new, wait.next(poll), take_turn))
+        take_turn.next(self._turn(take_turn, poll, continue_as_new))
         definition = self._prepare().next(
-            sfn.Choice(self, "StartOrFollow")
-            .when(sfn.Condition.is_present(START), self._start_import().next(poll))
-            .otherwise(poll)
+            sfn.Choice(self, "StartOrFollow").when(sfn.Condition.is_present(START), take_turn).otherwise(poll)
         )
         self.state_machine = self._state_machine(state_machine_name, definition, settings)
-        self.state_machine.add_to_role_policy(
+        # Wakes the request whose turn it is. By name: the state machine's own ARN would make the function's
+        # policy depend on the state machine, which depends on the function.
+        sfn.StateMachine.from_state_machine_name(self, "Waker", state_machine_name).grant_task_response(
+            self.queue_function
+        )
+
+    def _grant_imports(self, grantee: iam.IGrantable) -> None:
+        """Start imports into the store (and pass them the import role), list the store's imports."""
+        store = self._storage.reference_store_arn
+        for statement in (
+            iam.PolicyStatement(
+                actions=["omics:StartReferenceImportJob", "omics:ListReferenceImportJobs"], resources=[store]
+            ),
+            # Sources may carry tags: HealthOmics tags the new references, which needs TagResource.
+            iam.PolicyStatement(actions=["omics:TagResource"], resources=[f"{store}/reference/*"]),
             iam.PolicyStatement(
                 actions=["iam:PassRole"],
-                resources=[storage.import_role.role_arn],
+                resources=[self._storage.import_role.role_arn],
                 conditions={"StringEquals": {"iam:PassedToService": "omics.amazonaws.com"}},
-            )
-        )
+            ),
+        ):
+            grantee.grant_principal.add_to_principal_policy(statement)
 
     def _state_machine(self, name: str, definition: sfn.IChainable, settings: TrackerSettings) -> sfn.StateMachine:
         return sfn.StateMachine(
@@ -214,49 +255,108 @@ class TrackerWorkflow(Construct):
         )
         return prepare
 
-    def _start_import(self) -> sfn.TaskStateBase:
-        start = _with_retries(
-            tasks.CallAwsService(
+    def _take_turn(self) -> sfn.TaskStateBase:
+        return _with_retries(
+            tasks.LambdaInvoke(
                 self,
-                "StartReferenceImport",
-                comment="StartReferenceImportJob; the client token makes a repeated request return the same job",
-                service="omics",
-                action="startReferenceImportJob",
-                iam_action="omics:StartReferenceImportJob",
-                iam_resources=[self._storage.reference_store_arn],
-                # Sources may carry tags: HealthOmics tags the new references, which needs TagResource.
-                additional_iam_statements=[
-                    iam.PolicyStatement(
-                        actions=["omics:TagResource"], resources=[f"{self._storage.reference_store_arn}/reference/*"]
-                    )
-                ],
-                parameters={
-                    "ReferenceStoreId": sfn.JsonPath.string_at(start_field("reference_store_id")),
-                    "RoleArn": self._storage.import_role.role_arn,
-                    "ClientToken": sfn.JsonPath.string_at(start_field("client_token")),
-                    "Sources": sfn.JsonPath.list_at(start_field("sources")),
-                },
-                # The started job becomes the job to poll (a JobRef).
-                result_selector={
-                    "jobType": REFERENCE_IMPORT,
-                    "referenceStoreId": sfn.JsonPath.string_at("$.ReferenceStoreId"),
-                    "jobId": sfn.JsonPath.string_at("$.Id"),
-                },
-                result_path=Prepared.path("$", "job"),
+                "TakeTurn",
+                comment="Queue the import request in its store (once), start the store's next import if it is free",
+                lambda_function=self.queue_function,
+                payload=sfn.TaskInput.from_object(
+                    {"execution": sfn.JsonPath.object_at("$"), "executionArn": sfn.JsonPath.execution_id}
+                ),
+                payload_response_only=True,
+                retry_on_service_exceptions=False,
+                result_path=TURN,
             )
         )
-        start.add_catch(
-            sfn.Fail(
-                self,
-                "StartRejected",
-                comment="HealthOmics refused the import request",
-                error_path="$.error.Error",
-                cause_path="$.error.Cause",
-            ),
-            errors=START_REJECTED_ERRORS,
-            result_path="$.error",
+
+    def _turn(self, take_turn: sfn.IChainable, poll: sfn.IChainable, continue_as_new: sfn.IChainable) -> sfn.Choice:
+        """What the request does after its turn: lead its import, wait, hand over, or end with its outcome."""
+        action = turn_field("action")
+        lead = sfn.Pass(
+            self,
+            "LeadImport",
+            comment="This request leads its import: follow the job for every request in it",
+            input_path=turn_field("job"),
+            result_path=Prepared.path("$", "job"),
         )
-        return start
+        hand_over = sfn.Pass(
+            self,
+            "HandOverTurn",
+            comment="The request continues, in its place in the queue, in a new execution",
+            parameters={f"{PollOutcome.path('$', 'next_input')[2:]}.$": turn_field("next_input")},
+            result_path=POLL,
+        )
+        outcome = f"{TURN}.outcome"
+        ended = sfn.Pass(
+            self,
+            "ImportEnded",
+            comment="The request's import ended (or was refused): the execution's output names the shared job",
+            input_path=turn_field("job"),
+            result_path=Prepared.path("$", "job"),
+        )
+        ended_how = (
+            sfn.Choice(self, "ImportOutcome")
+            .when(
+                sfn.Condition.boolean_equals(f"{outcome}.succeeded", True),
+                sfn.Succeed(self, "SourcesImported", comment="Every source of this request was imported"),
+            )
+            .otherwise(
+                sfn.Fail(
+                    self,
+                    "SourcesNotImported",
+                    comment="The import ended without this request's sources (Job.<status> or Source.FAILED)",
+                    error_path=f"{outcome}.error",
+                    cause_path=f"{outcome}.cause",
+                )
+            )
+        )
+        return (
+            sfn.Choice(self, "Turn?")
+            .when(sfn.Condition.string_equals(action, "follow"), lead.next(poll))
+            .when(sfn.Condition.string_equals(action, "wait"), self._wait_for_turn(take_turn))
+            .when(sfn.Condition.string_equals(action, "handover"), hand_over.next(continue_as_new))
+            .when(sfn.Condition.string_equals(action, "done"), ended.next(ended_how))
+            .otherwise(sfn.Fail(self, "UnknownTurn", error="Queue.UNKNOWN_ACTION", cause_path=action))
+        )
+
+    def _wait_for_turn(self, take_turn: sfn.IChainable) -> sfn.IChainable:
+        """Park on the request's queue entry until the queue wakes it (its import started or ended) or the
+        wait runs out. The condition closes the race with a change made since TakeTurn read the entry."""
+        wait = _with_retries(
+            tasks.CallAwsService(
+                self,
+                "WaitForTurn",
+                comment="Park until the store's queue moves for this request, or waitSeconds run out",
+                service="dynamodb",
+                action="updateItem",
+                iam_action="dynamodb:UpdateItem",
+                iam_resources=[self._storage.history.table_arn],
+                integration_pattern=sfn.IntegrationPattern.WAIT_FOR_TASK_TOKEN,
+                task_timeout=sfn.Timeout.at(turn_field("wait_seconds")),
+                parameters={
+                    "TableName": self._storage.history.table_name,
+                    "Key": {
+                        Table.PK: {"S": sfn.JsonPath.string_at(turn_field("entry_pk"))},
+                        Table.SK: {"S": sfn.JsonPath.string_at(turn_field("entry_sk"))},
+                    },
+                    "UpdateExpression": f"SET {Table.WAIT_TOKEN} = :token",
+                    "ConditionExpression": "turnVersion = :version",
+                    "ExpressionAttributeValues": {
+                        ":token": {"S": sfn.JsonPath.task_token},
+                        ":version": {
+                            "N": sfn.JsonPath.format("{}", sfn.JsonPath.string_at(turn_field("turn_version")))
+                        },
+                    },
+                },
+                result_path="$.wake",
+            )
+        )
+        wait.add_catch(
+            take_turn, errors=["States.Timeout", "DynamoDb.ConditionalCheckFailedException"], result_path="$.wake"
+        )
+        return wait.next(take_turn)
 
     def _poll(self) -> sfn.TaskStateBase:
         poll = _with_retries(
@@ -347,9 +447,22 @@ class TrackerWorkflow(Construct):
         start.add_catch(handed_over, errors=[ALREADY_STARTED], result_path="$.handoverError")
         return start.next(handed_over)
 
-    def _finished(self, continue_as_new: sfn.IChainable, wait_then_poll: sfn.IChainable) -> sfn.Choice:
+    def _finished(
+        self, continue_as_new: sfn.IChainable, wait_then_poll: sfn.IChainable, take_turn: sfn.IChainable
+    ) -> sfn.Choice:
         finished = (
             sfn.Choice(self, "JobFinished?")
+            # A queued request's import ended (or the execution must hand over): the queue settles it.
+            .when(
+                sfn.Condition.and_(
+                    sfn.Condition.is_present(TURN),
+                    sfn.Condition.or_(
+                        sfn.Condition.boolean_equals(poll_field("terminal"), True),
+                        sfn.Condition.boolean_equals(poll_field("continue_as_new"), True),
+                    ),
+                ),
+                take_turn,
+            )
             .when(sfn.Condition.boolean_equals(poll_field("continue_as_new"), True), continue_as_new)
             .when(sfn.Condition.boolean_equals(poll_field("terminal"), False), wait_then_poll)
             .when(sfn.Condition.boolean_equals(poll_field("succeeded"), True), sfn.Succeed(self, "JobCompleted"))

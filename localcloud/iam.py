@@ -200,6 +200,8 @@ def _omics(operation: str, params: dict[str, Any], arn: Callable[[str], str]) ->
             return [Request(spec.iam_action, (resource,))]
     if operation in ("ListReferenceStores", "CreateReferenceStore"):
         return [Request(f"omics:{operation}", ("*",))]  # no resource-level permissions
+    if operation == "ListReferenceImportJobs":  # authorised on the store (Service Authorization Reference)
+        return [Request("omics:ListReferenceImportJobs", (arn(f"referenceStore/{params['referenceStoreId']}"),))]
     if operation != "StartReferenceImportJob":
         return []
     store = arn(f"referenceStore/{params['referenceStoreId']}")

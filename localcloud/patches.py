@@ -10,6 +10,7 @@ import copy
 import functools
 import itertools
 import json
+import threading
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -27,6 +28,7 @@ from moto.awslambda.models import LambdaFunction, lambda_backends
 from moto.core.botocore_stubber import MockRawResponse
 from moto.core.utils import unix_time
 from moto.dynamodb.models.table import StreamShard
+from moto.dynamodb.responses import DynamoHandler
 from moto.events import models as events_models
 from moto.s3 import notifications as s3_notifications
 from moto.stepfunctions.parser.api import ExecutionStatus
@@ -292,6 +294,19 @@ def _stream_add(streams: StreamPoller) -> Any:
     return add
 
 
+# DynamoDB applies each request atomically: a conditional write checks and writes as one step, and concurrent
+# updates of an item happen one after the other. moto's backend does neither across threads (two conditional
+# writes can both pass their check; a read can copy an item while another thread changes it). The local cloud
+# runs many executions and Lambdas on threads, so each DynamoDB request is handled under one lock.
+_DYNAMODB_LOCK = threading.RLock()
+_original_dynamodb_call_action = DynamoHandler.call_action
+
+
+def _atomic_dynamodb_call_action(self: DynamoHandler) -> Any:
+    with _DYNAMODB_LOCK:
+        return _original_dynamodb_call_action(self)
+
+
 @contextlib.contextmanager
 def applied(
     clock: Clock,
@@ -316,6 +331,7 @@ def applied(
         mock.patch.object(EventManager, "add_event", _add_event),
         mock.patch.object(ExecutionWorker, "_execution_logic", _execution_logic),
         mock.patch.object(StreamShard, "add", _stream_add(streams)),
+        mock.patch.object(DynamoHandler, "call_action", _atomic_dynamodb_call_action),
     ]
     with contextlib.ExitStack() as stack:
         for patch in patches:

@@ -161,6 +161,11 @@ class Table:
     STATUS_INDEX = "ByStatus"
     STATUS_INDEX_PK = "currentStatus"
     STATUS_INDEX_SK = "lastChangedAt"
+    # A reference store's import queue (README "Imports, one at a time per store"): one item collection per store.
+    STORE_PK_PREFIX = "STORE#"
+    LOCK_SK = "LOCK"  # which import holds the store, and the batch being started
+    ENTRY_SK_PREFIX = "QUEUE#"  # one waiting request: QUEUE#<arrival time>#<token>, so keys sort by arrival
+    TICKET_SK_PREFIX = "TICKET#"  # a request's token -> its entry, so a repeated request finds its place
 
 
 @dataclass(frozen=True)
@@ -225,17 +230,39 @@ class ServiceThrottled(TrackerError):
     """HealthOmics throttled the call; retried by the state machine with backoff and jitter."""
 
 
+class BudgetExhausted(TrackerError):
+    """The tracker's share of a HealthOmics rate limit is taken for longer than the caller may wait; nothing was
+    called. Retried by the state machine with a long, jittered backoff: many jobs then slow down together."""
+
+    def __init__(self, operation: str, retry_after_seconds: float) -> None:
+        super().__init__(f"{operation}: call budget exhausted, retry after {retry_after_seconds:.3f} s")
+        self.operation = operation
+        self.retry_after_seconds = retry_after_seconds
+
+
 class ServiceUnavailable(TrackerError):
     """HealthOmics or DynamoDB failed or timed out; retried by the state machine with backoff and jitter."""
 
 
 RETRYABLE_ERRORS: tuple[type[TrackerError], ...] = (ServiceThrottled, ServiceUnavailable)
+
+# HealthOmics' per-account rate limits of the operations the tracker calls, in calls per second (HealthOmics
+# "api-quotas"; GetVariantImportJob's is not adjustable). The tracker keeps to a share of each (omicsCallShare).
+OMICS_RATE_LIMITS: dict[str, float] = {
+    "GetReferenceImportJob": 5,
+    "StartReferenceImportJob": 5,
+    "ListReferenceImportJobs": 5,
+    "GetReadSetExportJob": 5,
+    "GetVariantImportJob": 1,
+}
 FATAL_POLL_ERRORS: tuple[type[TrackerError], ...] = (JobNotFound, AccessDenied, RequestRejected)
 
 
 # ---- Reference files --------------------------------------------------------------------------
 
 # HealthOmics reference file endings (docs: manage-reference-store), each also bgzipped (.gz).
+# Sources one StartReferenceImportJob takes (botocore omics model: 1 to 100).
+MAX_SOURCES_PER_IMPORT = 100
 REFERENCE_ENDINGS = (".fasta", ".fa", ".fas", ".fsa", ".faa", ".fna", ".ffn", ".frn", ".mpfa", ".seq", ".txt")
 
 
@@ -260,6 +287,10 @@ class Env:
     POLL_WAIT_WITH_EVENTS_SECONDS = "POLL_WAIT_WITH_EVENTS_SECONDS"
     MAX_POLLS_PER_EXECUTION = "MAX_POLLS_PER_EXECUTION"
     TOPIC_ARN = "TOPIC_ARN"
+    IMPORT_ROLE_ARN = "IMPORT_ROLE_ARN"
+    IMPORT_BATCH_WINDOW_SECONDS = "IMPORT_BATCH_WINDOW_SECONDS"
+    STORE_QUEUE_CHECK_SECONDS = "STORE_QUEUE_CHECK_SECONDS"
+    OMICS_CALL_SHARE = "OMICS_CALL_SHARE"
 
 
 @dataclass(frozen=True)
@@ -272,6 +303,15 @@ class Defaults:
     poll_wait_with_events_seconds: int = 3600
     max_polls_per_execution: int = 300
     execution_timeout_days: int = 14
+    # An upload waits this long for others to join its import (0: a free store starts at once; later
+    # arrivals still share the next import while one runs).
+    import_batch_window_seconds: int = 0
+    # How often a request waiting for its store looks again without being woken (a safety net: the
+    # execution that ends an import wakes the next one; an import started outside the tracker is only
+    # seen this way).
+    store_queue_check_seconds: int = 300
+    # The share of each HealthOmics rate limit the tracker's calls may use, all functions together.
+    omics_call_share: float = 0.5
 
 
 DEFAULTS = Defaults()

@@ -119,6 +119,11 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
 
+# Set by the tracker itself when a request continues in a new execution (a long job, or a long wait).
+def _continued_from() -> Any:
+    return Field(default=None, alias="continuedFrom", pattern=r"^arn:[\w-]+:states:.+:execution:.+$")
+
+
 class ReferenceSource(_Strict):
     source_file: str = Field(alias="sourceFile")
     name: Annotated[str, Field(min_length=3, max_length=255), _ApiText] | None = None
@@ -153,6 +158,7 @@ class StartReferenceImport(_Strict):
     client_token: Annotated[str, Field(min_length=1, max_length=127), _ApiText] | None = Field(
         default=None, alias="clientToken"
     )
+    continued_from: str | None = _continued_from()
 
     _starts_reference_imports = field_validator("job_type")(lambda value: _reference_import_only(value))
 
@@ -189,6 +195,7 @@ class TrackUpload(_Strict):
     job_type: str = Field(alias="jobType")
     s3_upload: S3Upload = Field(alias="s3Upload")
     reference_store_id: str | None = Field(default=None, alias="referenceStoreId", pattern=NUMERIC_ID.pattern)
+    continued_from: str | None = _continued_from()
 
     _starts_reference_imports = field_validator("job_type")(lambda value: _reference_import_only(value))
 
@@ -206,10 +213,7 @@ class FollowJob(_Strict):
     model_config = ConfigDict(extra="allow", populate_by_name=True)
 
     job_type: str = Field(alias="jobType")
-    # Set by the tracker itself when a long job continues in a new execution.
-    continued_from: str | None = Field(
-        default=None, alias="continuedFrom", pattern=r"^arn:[\w-]+:states:.+:execution:.+$"
-    )
+    continued_from: str | None = _continued_from()
     poll: CarriedPoll | None = None
 
     @model_validator(mode="after")

@@ -51,5 +51,8 @@ def prepare_execution(payload: Any, reference_store_id: str) -> Prepared:
     return Prepared(
         job={"jobType": REFERENCE_IMPORT, "referenceStoreId": store_id},
         start=StartImport(reference_store_id=store_id, client_token=token, sources=sources),
+        # A hand-over starts the same request again: it finds its place in the store's queue by its token.
+        resume={name: value for name, value in payload.items() if name != "continuedFrom"},
         poll=PollCounters(),
+        continued_from=request.continued_from,
     )

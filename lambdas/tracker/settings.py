@@ -23,7 +23,13 @@ class HistorySettings(_Settings):
     table_name: str = Field(alias=Env.TABLE_NAME, min_length=1)
 
 
-class PollSettings(HistorySettings):
+class OmicsSettings(HistorySettings):
+    """A function that calls HealthOmics: within the account-wide budget kept in the history table."""
+
+    omics_call_share: float = Field(alias=Env.OMICS_CALL_SHARE, gt=0, le=1)
+
+
+class PollSettings(OmicsSettings):
     poll_first_wait_seconds: int = Field(alias=Env.POLL_FIRST_WAIT_SECONDS, ge=1)
     poll_backoff_factor: float = Field(alias=Env.POLL_BACKOFF_FACTOR, ge=1)
     poll_max_wait_seconds: int = Field(alias=Env.POLL_MAX_WAIT_SECONDS, ge=1)
@@ -38,6 +44,12 @@ class PollSettings(HistorySettings):
             self.poll_max_wait_seconds,
             self.poll_wait_with_events_seconds,
         )
+
+
+class QueueSettings(PollSettings):
+    import_role_arn: str = Field(alias=Env.IMPORT_ROLE_ARN, min_length=1)
+    import_batch_window_seconds: int = Field(alias=Env.IMPORT_BATCH_WINDOW_SECONDS, ge=0)
+    store_queue_check_seconds: int = Field(alias=Env.STORE_QUEUE_CHECK_SECONDS, ge=1)
 
 
 class PrepareSettings(_Settings):

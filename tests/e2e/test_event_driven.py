@@ -136,7 +136,7 @@ def test_event_before_the_job_is_followed_is_dropped_and_the_first_poll_records_
     # Given an event that arrives before any execution follows the job
     job, ref = _export(cloud, Timeline.ending(submitted=60, running=1800))
     cloud.publish(cloud.omics.status_event(job, "SUBMITTED"))
-    assert cloud.table_items() == []
+    assert cloud.job_items() == []
 
     # When the job is followed, the poll records it, and later events are recorded as they come
     described = cloud.wait(cloud.start_execution(ref))

@@ -80,7 +80,7 @@ def test_event_for_a_job_nobody_follows_writes_nothing_and_does_not_fail(cloud: 
 
     cloud.publish(cloud.omics.status_event(stranger, "IN_PROGRESS"))
 
-    assert cloud.table_items() == []
+    assert cloud.job_items() == []
     assert cloud.lambdas.async_failures == []
     assert "JobEventsFunction" in cloud.lambdas.invocations[-1]
 

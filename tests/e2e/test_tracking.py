@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from typing import Any
 
@@ -22,13 +23,19 @@ def _polling_alone(cloud: LocalCloud) -> None:
 
 
 POLL_LOOP = ["PollJob", "JobFinished?", "WaitForChangeOrTimeout"]
-START_PATH = ["Prepare", "StartOrFollow", "StartReferenceImport"]
+# An import request queues in its store (TakeTurn); alone in its import, it leads it and follows the job.
+START_PATH = ["Prepare", "StartOrFollow", "TakeTurn", "Turn?", "LeadImport"]
 FOLLOW_PATH = ["Prepare", "StartOrFollow"]
 
 
 def polls_then(end: str, loops: int) -> list[str]:
     """The states of `loops` polls that find the job running, then the final poll and the end state."""
     return POLL_LOOP * loops + ["PollJob", "JobFinished?", end]
+
+
+def imported_then(end: str, loops: int) -> list[str]:
+    """A leading import request's polls, then the queue settling it and its end state."""
+    return POLL_LOOP * loops + ["PollJob", "JobFinished?", "TakeTurn", "Turn?", "ImportEnded", "ImportOutcome", end]
 
 
 def statuses(history: list[dict[str, Any]]) -> list[str]:
@@ -89,7 +96,7 @@ class TestReferenceImports:
         assert described["status"] == "SUCCEEDED"
         assert described["name"].startswith("GRCh38-fa-gz-") and len(described["name"]) <= 80
         loops = loops_for(next(iter(cloud.omics.jobs.values())))
-        assert cloud.states_entered(execution["executionArn"]) == START_PATH + polls_then("JobCompleted", loops)
+        assert cloud.states_entered(execution["executionArn"]) == START_PATH + imported_then("SourcesImported", loops)
 
         source = f"s3://{cloud.bucket}/references/GRCh38.fa.gz"
         job = job_of(described)
@@ -132,8 +139,8 @@ class TestReferenceImports:
         described = cloud.wait(cloud.start_execution(console_input))
 
         assert described["status"] == "SUCCEEDED"
-        assert cloud.states_entered(described["executionArn"]) == START_PATH + polls_then(
-            "JobCompleted", loops_for(next(iter(cloud.omics.jobs.values())))
+        assert cloud.states_entered(described["executionArn"]) == START_PATH + imported_then(
+            "SourcesImported", loops_for(next(iter(cloud.omics.jobs.values())))
         )
         [imported] = cloud.omics.jobs.values()
         assert imported.items == [console_input["sources"][0]]
@@ -151,28 +158,28 @@ class TestReferenceImports:
         assert len(cloud.omics.jobs) == 1
         assert statuses(cloud.history(job_of(first))) == ["SUBMITTED", "IN_PROGRESS", "COMPLETED"]
 
-    def test_two_uploads_at_once_to_the_same_store_are_both_imported(self, cloud: LocalCloud) -> None:
+    def test_two_uploads_at_once_to_the_same_store_are_both_imported_one_import_at_a_time(
+        self, cloud: LocalCloud
+    ) -> None:
         # Given a store that takes one import at a time, when two references arrive together
         cloud.upload("references/one.fa")
         cloud.upload("references/two.fa")
         executions = cloud.wait_for_executions(2)
 
-        # Then both executions succeed: the second start waited for the store with a long backoff
+        # Then both executions succeed, each with its own source imported
         described = [cloud.wait(e["executionArn"]) for e in executions]
         assert [d["status"] for d in described] == ["SUCCEEDED", "SUCCEEDED"]
-        assert cloud.omics.call_count("StartReferenceImportJob") >= 3  # at least one "store busy" answer
-        busy = [
-            e
-            for d in described
-            for e in cloud.events(d["executionArn"])
-            if e["type"] == "TaskFailed"
-            and e["taskFailedEventDetails"]["error"] == "Omics.ServiceQuotaExceededException"
-        ]
-        assert busy, "the second import should have been refused while the first ran"
-        jobs = sorted(cloud.omics.jobs.values(), key=lambda job: job.created)
-        assert jobs[1].created >= jobs[0].completion_time()  # never two imports at once
         for d in described:
-            assert statuses(cloud.history(job_of(d))) == ["SUBMITTED", "IN_PROGRESS", "COMPLETED"]
+            source = f"s3://{cloud.bucket}/{json.loads(d['input'])['s3Upload']['key']}"
+            assert cloud.history(job_of(d))[-1]["items"][source] == "FINISHED"
+        # and no import was asked for while another ran: the store was never found busy
+        jobs = sorted(cloud.omics.jobs.values(), key=lambda job: job.created)
+        assert cloud.omics.call_count("StartReferenceImportJob") == len(jobs)
+        assert all(later.created >= earlier.completion_time() for earlier, later in itertools.pairwise(jobs))
+        assert sorted(source["sourceFile"] for job in jobs for source in job.items) == [
+            f"s3://{cloud.bucket}/references/one.fa",
+            f"s3://{cloud.bucket}/references/two.fa",
+        ]
 
     def test_same_s3_event_delivered_twice_tracks_one_import(self, cloud: LocalCloud) -> None:
         cloud.upload("references/dup.fa")
@@ -302,20 +309,29 @@ class TestFollowingJobsStartedElsewhere:
             "COMPLETED",
         ]
 
-    def test_throttled_start_is_retried(self, cloud: LocalCloud) -> None:
+    def test_throttled_start_is_tried_again_with_the_same_request(self, cloud: LocalCloud) -> None:
+        # Given HealthOmics throttles the first two StartReferenceImportJob calls
         cloud.omics.fail_next("StartReferenceImportJob", "ThrottlingException", times=2)
         cloud.put_object("s3://genomes/a.fa")
         described = cloud.wait(
             cloud.start_execution({"jobType": "REFERENCE_IMPORT", "sources": [{"sourceFile": "s3://genomes/a.fa"}]})
         )
+        # Then the request waits its turn again and the third call starts the one import
         assert described["status"] == "SUCCEEDED"
-        errors = [
-            e["taskFailedEventDetails"]["error"]
-            for e in cloud.events(described["executionArn"])
-            if e["type"] == "TaskFailed"
-        ]
-        assert errors == ["Omics.ThrottlingException"] * 2
+        assert cloud.omics.call_count("StartReferenceImportJob") == 3
         assert len(cloud.omics.jobs) == 1
+        path = cloud.states_entered(described["executionArn"])
+        assert path[:8] == [
+            "Prepare",
+            "StartOrFollow",
+            "TakeTurn",
+            "Turn?",
+            "WaitForTurn",
+            "TakeTurn",
+            "Turn?",
+            "WaitForTurn",
+        ]
+        assert path[8:11] == ["TakeTurn", "Turn?", "LeadImport"]
 
     def test_job_that_does_not_exist_fails_with_a_clear_cause_and_writes_nothing(self, cloud: LocalCloud) -> None:
         described = cloud.wait(
@@ -332,7 +348,7 @@ class TestFollowingJobsStartedElsewhere:
             "DescribeTrackingFailed",
             "TrackingFailed",
         ]
-        assert cloud.table_items() == []
+        assert cloud.job_items() == []
 
     def test_poll_retried_after_its_write_adds_no_duplicate_entry(self, cloud: LocalCloud) -> None:
         # Given a poll that records SUBMITTED and then times out before it can answer
@@ -410,7 +426,7 @@ def test_bad_input_fails_at_validation_naming_the_field_and_writes_nothing(
     assert described["error"] == "InvalidInput"
     assert message in described["cause"]
     assert cloud.states_entered(described["executionArn"]) == ["Prepare", "DescribeInputRejected", "InputRejected"]
-    assert cloud.table_items() == []
+    assert cloud.job_items() == []
     assert cloud.omics.calls[deployed:] == []
 
 
@@ -438,7 +454,9 @@ def test_upload_whose_import_fails_ends_in_failure_with_the_reason(cloud: LocalC
     )
     source = f"s3://{cloud.bucket}/references/broken.fa"
     [job] = cloud.omics.jobs.values()
-    assert cloud.states_entered(described["executionArn"]) == START_PATH + polls_then("JobFailed", loops_for(job))
+    assert cloud.states_entered(described["executionArn"]) == START_PATH + imported_then(
+        "SourcesNotImported", loops_for(job)
+    )
     assert_history(
         cloud.history(
             {"jobType": "REFERENCE_IMPORT", "referenceStoreId": cloud.reference_store_id, "jobId": job.job_id}

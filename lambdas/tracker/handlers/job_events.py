@@ -5,21 +5,28 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from tracker.aws_clients import client
+from tracker.aws_clients import budgeted_omics, client
 from tracker.history_store import DynamoHistoryStore
 from tracker.job_events import record_event
 from tracker.observability import logger, metrics
 from tracker.omics_jobs import OmicsJobs
-from tracker.settings import HistorySettings, load_settings
+from tracker.settings import OmicsSettings, load_settings
 
-SETTINGS = load_settings(HistorySettings)
+SETTINGS = load_settings(OmicsSettings)
+# The event is recorded without item statuses rather than wait longer for the Get (the function times out at 10 s).
+MAX_BUDGET_DELAY_SECONDS = 3
 
 
 @logger.inject_lambda_context(correlation_id_path="id")
 @metrics.log_metrics
 def handler(event: Any, context: LambdaContext) -> dict[str, Any]:
     history = DynamoHistoryStore(client("dynamodb"), SETTINGS.table_name)
-    outcome = record_event(event, history, OmicsJobs(client("omics")), client("stepfunctions"))
+    outcome = record_event(
+        event,
+        history,
+        OmicsJobs(budgeted_omics(SETTINGS.table_name, SETTINGS.omics_call_share, MAX_BUDGET_DELAY_SECONDS)),
+        client("stepfunctions"),
+    )
     metrics.add_metric(name=f"JobEvents{outcome.result.title()}", unit=MetricUnit.Count, value=1)
     logger.info("Job event", extra={"result": outcome.result, "reason": outcome.reason})
     return {"result": outcome.result, "reason": outcome.reason, "jobKey": outcome.job.pk if outcome.job else None}

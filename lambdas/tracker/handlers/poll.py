@@ -5,7 +5,7 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from tracker.aws_clients import client
+from tracker.aws_clients import budgeted_omics, client
 from tracker.contract import JobRef
 from tracker.history_store import DynamoHistoryStore
 from tracker.observability import logger, metrics
@@ -15,6 +15,8 @@ from tracker.settings import PollSettings, load_settings
 from tracker.steps import PollCounters
 
 SETTINGS = load_settings(PollSettings)
+# A poll waits this long at most for its slot in the call budget (the function times out after 30 s).
+MAX_BUDGET_DELAY_SECONDS = 10
 
 
 @logger.inject_lambda_context(correlation_id_path="executionArn")
@@ -25,7 +27,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     outcome = poll_job(
         job=job,
         previous=PollCounters.model_validate(event.get("poll") or {}),
-        jobs=OmicsJobs(client("omics")),
+        jobs=OmicsJobs(budgeted_omics(SETTINGS.table_name, SETTINGS.omics_call_share, MAX_BUDGET_DELAY_SECONDS)),
         history=DynamoHistoryStore(client("dynamodb"), SETTINGS.table_name),
         schedule=SETTINGS.poll_schedule,
         execution_arn=event.get("executionArn"),
