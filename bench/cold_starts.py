@@ -33,7 +33,14 @@ def handler_environment() -> dict[str, str]:
     from tracker.contract import Env
 
     values = {name: "30" for name in vars(Env).values() if isinstance(name, str) and name.isupper()}
-    values.update({Env.TABLE_NAME: "history", Env.STATE_MACHINE_ARN: "arn:aws:states:::stateMachine:x"})
+    values.update(
+        {
+            Env.TABLE_NAME: "history",
+            Env.STATE_MACHINE_ARN: "arn:aws:states:::stateMachine:x",
+            Env.OMICS_CALL_SHARE: "0.5",
+            Env.IMPORT_ROLE_ARN: "arn:aws:iam::123456789012:role/import",
+        }
+    )
     return {**os.environ, **values, "AWS_DEFAULT_REGION": "us-east-1", "PYTHONPATH": str(LAMBDAS)}
 
 

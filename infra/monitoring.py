@@ -5,8 +5,8 @@ Alarms (5-minute periods, missing data is not breaching, ALARM and OK both notif
 - every dead-letter / on-failure queue: any message (``infra/event_rules.py`` and ``infra/notifications.py`` create
   them; this construct gives them their actions);
 - the state machine: ExecutionsFailed, ExecutionsTimedOut, ExecutionsAborted >= 1;
-- each tracker function: Lambda Errors >= 1 (for Poll, besides its throttled HealthOmics reads, which the state
-  machine retries and the next alarm counts) and Throttles >= 1;
+- each tracker function: Lambda Errors >= 1 (for Poll, besides its throttled or deferred HealthOmics reads, which
+  the state machine retries and the next alarm counts) and Throttles >= 1;
 - HealthOmics reads throttled: OmicsThrottled, all operations, > ``omicsThrottleAlarmThreshold``.
 
 The handlers' metrics, namespace ``OmicsJobTracker``; Powertools adds ``service`` = ``omics-job-tracker`` to each:
@@ -16,8 +16,10 @@ Metric (unit)               Dimensions besides service  Emitted by
 ==========================  ==========================  ==========================================================
 JobPolls (Count)            JobType                     Poll, once per successful poll
 Jobs<Status> (Count)        JobType                     Poll, when it sees the job end (JobsCompleted, …)
-OmicsThrottled (Count)      Operation                   Poll, JobEvents: a Get*Job call was throttled
+OmicsThrottled (Count)      Operation                   Poll, JobEvents, TakeTurn: a HealthOmics call was throttled
                                                         (Operation: GetReferenceImportJob, …)
+OmicsCallsDeferred (Count)  Operation                   Poll, JobEvents: the tracker's call budget had no slot soon
+                                                        enough (BudgetExhausted; retried later, nothing was called)
 Uploads<Result> (Count)     (none)                      Trigger: Started, AlreadyStarted, Ignored
 JobEvents<Result> (Count)   (none)                      JobEvents: Recorded, Unchanged, Untracked, Ignored
 StatusChanges (Count)       JobType, ObservedBy         Notify, once per recorded change (ObservedBy: poll, event)
@@ -45,12 +47,14 @@ from infra.notifications import JobNotifications
 from infra.settings import TrackerSettings
 from infra.trigger import UploadTrigger
 from infra.workflow import TrackerWorkflow
-from tracker.contract import JOB_TYPES, METRICS_NAMESPACE, SERVICE_NAME, TERMINAL_STATUSES
+from tracker.contract import JOB_TYPES, METRICS_NAMESPACE, OMICS_RATE_LIMITS, SERVICE_NAME, TERMINAL_STATUSES
 from tracker.history import ObservedBy
 
 PERIOD = Duration.minutes(5)  # of every alarm and every graph
 THROTTLED_METRIC = "OmicsThrottled"  # tracker.omics_jobs.THROTTLED_METRIC
-OPERATIONS = tuple(spec.get_operation for spec in JOB_TYPES.values())  # the HealthOmics reads the functions make
+DEFERRED_METRIC = "OmicsCallsDeferred"  # tracker.omics_jobs.DEFERRED_METRIC
+OPERATIONS = tuple(OMICS_RATE_LIMITS)  # the HealthOmics operations the functions call
+READS = tuple(spec.get_operation for spec in JOB_TYPES.values())  # the ones a poll makes
 UPLOAD_RESULTS = ("Started", "AlreadyStarted", "Ignored")  # Uploads<Result>: tracker.trigger.UploadResult
 EVENT_RESULTS = ("Recorded", "Unchanged", "Untracked", "Ignored")  # JobEvents<Result>: tracker.job_events.EventResult
 DELAY_STATISTICS = ("p50", "p99", "Maximum")
@@ -162,6 +166,11 @@ class TrackerMonitoring(Construct):
             [tracker_metric(THROTTLED_METRIC, Operation=operation) for operation in OPERATIONS],
             "throttled",
         )
+        self.deferred = total(
+            "HealthOmics reads deferred by the call budget",
+            [tracker_metric(DEFERRED_METRIC, Operation=operation) for operation in READS],
+            "deferred",
+        )
         self._allow_alarms_to_publish()
         specs = [*self._execution_alarms(), *self._function_alarms(), self._throttle_alarm(settings)]
         self.queue_alarms = (*upload_trigger.target.alarms, *job_events.target.alarms, *notifications.alarms)
@@ -192,12 +201,13 @@ class TrackerMonitoring(Construct):
 
     def _without_throttled_reads(self, errors: cloudwatch.IMetric) -> cloudwatch.MathExpression:
         # A throttled HealthOmics read fails the Poll invocation on purpose (ServiceThrottled, which the state
-        # machine retries with backoff); the throttle alarm watches those above its threshold. JobEvents records
-        # its event without the read instead of failing, so its throttles (rare) may hide as many Poll errors.
+        # machine retries with backoff); the throttle alarm watches those above its threshold. So does a read the
+        # call budget deferred (BudgetExhausted, retried later). JobEvents records its event without the read
+        # instead of failing, so its throttles and deferrals (rare) may hide as many Poll errors.
         return cloudwatch.MathExpression(
-            expression=f"FILL(errors, 0) - ({self.throttled.expression})",
-            using_metrics={"errors": errors, **self.throttled.using_metrics},
-            label="Poll errors besides throttled HealthOmics reads",
+            expression=f"FILL(errors, 0) - ({self.throttled.expression}) - ({self.deferred.expression})",
+            using_metrics={"errors": errors, **self.throttled.using_metrics, **self.deferred.using_metrics},
+            label="Poll errors besides throttled or deferred HealthOmics reads",
             period=PERIOD,
         )
 

@@ -154,12 +154,16 @@ class TrackerSettings(BaseModel):
                 f"execution (limit 25,000, budget {HISTORY_EVENT_BUDGET}); keep it <= "
                 f"{HISTORY_EVENT_BUDGET // EVENTS_PER_POLL}"
             )
-        longest_wait = max(self.poll_max_wait_seconds, self.poll_wait_with_events_seconds)
+        # A request waiting for its store turns as often as it polls: at most storeQueueCheckSeconds apart.
+        longest_wait = max(
+            self.poll_max_wait_seconds, self.poll_wait_with_events_seconds, self.store_queue_check_seconds
+        )
         longest = self.max_polls_per_execution * longest_wait
         if longest >= self.execution_timeout_days * 86_400:
             raise ValueError(
                 f"maxPollsPerExecution={self.max_polls_per_execution} polls {longest_wait} s apart "
-                f"(pollMaxWaitSeconds / pollWaitWithEventsSeconds) can take {longest / 86_400:.1f} days, longer than "
+                f"(pollMaxWaitSeconds / pollWaitWithEventsSeconds / storeQueueCheckSeconds) can take "
+                f"{longest / 86_400:.1f} days, longer than "
                 f"executionTimeoutDays={self.execution_timeout_days}: the execution would time out before handing over"
             )
         return self
@@ -176,7 +180,7 @@ class TrackerSettings(BaseModel):
         }
 
     def omics_environment(self) -> dict[str, str]:
-        """The call budget's share, as every function that calls HealthOmics reads it (tracker.settings.OmicsSettings)."""
+        """The call budget share, as each function calling HealthOmics reads it (tracker.settings.OmicsSettings)."""
         return {Env.OMICS_CALL_SHARE: str(self.omics_call_share)}
 
     def queue_environment(self) -> dict[str, str]:

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
@@ -31,6 +32,8 @@ from infra.settings import TrackerSettings
 from infra.storage import TrackerStorage
 from tracker.contract import (
     FATAL_POLL_ERRORS,
+    JOB_TYPES,
+    REFERENCE_IMPORT,
     RETRYABLE_ERRORS,
     SUCCESS_STATUS,
     TERMINAL_STATUSES,
@@ -175,7 +178,6 @@ class TrackerWorkflow(Construct):
         )
         storage.grant_history_writes(self.queue_function)
         storage.grant_queue_reads(self.queue_function)
-        storage.grant_job_reads(self.queue_function)  # looks at an import whose leader stopped, or one started outside
         self._grant_imports(self.queue_function)
 
         state_machine_name = f"{Stack.of(self).stack_name}-JobTracker"
@@ -196,11 +198,17 @@ class TrackerWorkflow(Construct):
         )
 
     def _grant_imports(self, grantee: iam.IGrantable) -> None:
-        """Start imports into the store (and pass them the import role), list the store's imports."""
+        """Start imports into the store (and pass them the import role), list and read the store's imports (one
+        whose leader stopped, one started outside the tracker)."""
         store = self._storage.reference_store_arn
         for statement in (
             iam.PolicyStatement(
-                actions=["omics:StartReferenceImportJob", "omics:ListReferenceImportJobs"], resources=[store]
+                actions=[
+                    "omics:StartReferenceImportJob",
+                    "omics:ListReferenceImportJobs",
+                    JOB_TYPES[REFERENCE_IMPORT].iam_action,
+                ],
+                resources=[store],
             ),
             # Sources may carry tags: HealthOmics tags the new references, which needs TagResource.
             iam.PolicyStatement(actions=["omics:TagResource"], resources=[f"{store}/reference/*"]),
@@ -237,18 +245,11 @@ class TrackerWorkflow(Construct):
         )
 
     def _prepare(self) -> sfn.TaskStateBase:
-        prepare = _with_retries(
-            tasks.LambdaInvoke(
-                self,
-                "Prepare",
-                comment="Validate the input and derive the request; a bad input fails here and writes nothing",
-                lambda_function=self.prepare_function,
-                payload=sfn.TaskInput.from_object(
-                    {"input": sfn.JsonPath.object_at("$"), "executionArn": sfn.JsonPath.execution_id}
-                ),
-                payload_response_only=True,
-                retry_on_service_exceptions=False,
-            )
+        prepare = self._invoke(
+            "Prepare",
+            "Validate the input and derive the request; a bad input fails here and writes nothing",
+            self.prepare_function,
+            state_as="input",
         )
         prepare.add_catch(
             self._handler_error_end("InputRejected"), errors=[InvalidInput.__name__], result_path="$.error"
@@ -256,18 +257,37 @@ class TrackerWorkflow(Construct):
         return prepare
 
     def _take_turn(self) -> sfn.TaskStateBase:
+        return self._invoke(
+            "TakeTurn",
+            "Queue the import request in its store (once), start the store's next import if it is free",
+            self.queue_function,
+            state_as="execution",
+            result_path=TURN,
+        )
+
+    def _invoke(
+        self,
+        name: str,
+        comment: str,
+        function: lambda_.IFunction,
+        *,
+        state_as: str,
+        result_path: str | None = None,
+    ) -> sfn.TaskStateBase:
+        """A LambdaInvoke of one of the tracker's functions with the execution's state (as `state_as`) and ARN;
+        its retries come from RETRIES, Lambda's own service retries are off (RETRIES has them, with jitter)."""
         return _with_retries(
             tasks.LambdaInvoke(
                 self,
-                "TakeTurn",
-                comment="Queue the import request in its store (once), start the store's next import if it is free",
-                lambda_function=self.queue_function,
+                name,
+                comment=comment,
+                lambda_function=function,
                 payload=sfn.TaskInput.from_object(
-                    {"execution": sfn.JsonPath.object_at("$"), "executionArn": sfn.JsonPath.execution_id}
+                    {state_as: sfn.JsonPath.object_at("$"), "executionArn": sfn.JsonPath.execution_id}
                 ),
                 payload_response_only=True,
                 retry_on_service_exceptions=False,
-                result_path=TURN,
+                result_path=result_path,
             )
         )
 

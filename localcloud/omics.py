@@ -11,7 +11,9 @@ status events are built from the type's id fields and detail-type. A job type ad
 at run time, is simulated with no change here. StartReferenceImportJob, the one job the tracker
 starts, has its own handler; it reads its sources from the local S3 (moto) as HealthOmics would.
 The account's reference store is simulated too (CreateReferenceStore, ListReferenceStores with its
-pages and filter, GetReferenceStore): one per account and Region, as HealthOmics allows.
+pages and filter, GetReferenceStore): one per account and Region, as HealthOmics allows; and so is
+ListReferenceImportJobs, listing a store's reference imports (pages, filter), whether started through
+the API or added with ``add_job``.
 
 The simulator is held to the model both ways. A request is checked for types, required members and
 lengths (botocore's ParamValidator), then for enums and the model's ``pattern`` of every member, nested
@@ -70,6 +72,7 @@ RATE_LIMITS_PER_SECOND = {
     "StartReferenceImportJob": 5,
     "CreateReferenceStore": 1,
     "ListReferenceStores": 5,
+    "ListReferenceImportJobs": 5,
 }
 # Values of required Get response members the job does not determine, by member name (others: by type).
 _KNOWN_VALUES = {
@@ -100,7 +103,8 @@ _UNSUCCESSFUL_ITEM_STATUSES = frozenset({"FAILED", "CANCELLED", "COMPLETED_WITH_
 _NOT_FOUND_CODES = frozenset({"404", "NotFound", "NoSuchKey", "NoSuchBucket"})
 _S3_URI = regex.compile(r"s3://(?P<bucket>[^/]+)/(?P<key>.+)", regex.DOTALL)
 _MESSAGE_LIMIT = 127  # JobStatusMessage's max length in the model
-# ListReferenceStores' page size when the request gives no maxResults (AWS does not document its default).
+# The page size of ListReferenceStores and ListReferenceImportJobs when the request gives no maxResults
+# (AWS does not document their defaults).
 LIST_PAGE_SIZE = 100
 
 
@@ -271,6 +275,11 @@ class OmicsSimulator:
     # Reference stores an account may have in a Region: one ("Creating a HealthOmics reference store"). A test
     # may raise it to model an account that somehow has several.
     reference_store_quota: int = 1
+    # The error StartReferenceImportJob answers while the store already has an import in progress. AWS
+    # documents one import at a time per store but not which error a second one gets; the default is the
+    # one the operation declares for a quota. A test may choose another the operation can return (e.g.
+    # "ValidationException"); one the model does not declare for it raises SimulatorContractError.
+    busy_store_error: str = "ServiceQuotaExceededException"
     calls: list[tuple[str, datetime]] = field(default_factory=list)  # every request
     accepted: list[tuple[str, datetime]] = field(default_factory=list)  # requests within the rate limits
     throttled: list[tuple[str, datetime]] = field(default_factory=list)
@@ -295,6 +304,7 @@ class OmicsSimulator:
         self._routes = [
             (_route(self._model, op), self._model.operation_model(op)) for op in self._model.operation_names
         ]
+        self._error_shape(self._model.operation_model("StartReferenceImportJob"), self.busy_store_error)
 
     # ---- what tests and the demo use -------------------------------------------------------
     def create_reference_store(self, name: str, description: str | None = None) -> str:
@@ -586,7 +596,7 @@ class OmicsSimulator:
         ]
         if busy:
             raise OmicsError(
-                "ServiceQuotaExceededException",
+                self.busy_store_error,
                 f"reference store {store_id} already has an import job in progress ({busy[0].job_id})",
             )
         spec = job_types()[REFERENCE_IMPORT]
@@ -603,6 +613,47 @@ class OmicsSimulator:
         job.source_failures = self._unreadable_sources(job)
         self.jobs[job.job_id] = job
         return self._started(job)
+
+    def _op_ListReferenceImportJobs(self, params: dict[str, Any]) -> dict[str, Any]:
+        """The store's reference imports (started here or added with ``add_job``), filtered by status and
+        creation time, a page at a time. AWS documents no order; the simulator lists them oldest first
+        (jobs created at the same moment in the order they were made)."""
+        store_id = params["referenceStoreId"]
+        if store_id not in self.reference_stores:
+            raise OmicsError("ResourceNotFoundException", f"reference store {store_id} not found")
+        wanted = params.get("filter") or {}
+        after, before = _moment(wanted.get("createdAfter")), _moment(wanted.get("createdBefore"))
+        now = self.clock.now()
+        jobs = [
+            job
+            for job in sorted(self.jobs.values(), key=lambda job: job.created)  # stable: ties keep their order
+            if job.job_type == REFERENCE_IMPORT
+            and job.store_id == store_id
+            and wanted.get("status") in (None, job.status(now))
+            and (after is None or job.created >= after)
+            and (before is None or job.created <= before)
+        ]
+        start = _page_start(params.get("nextToken"), len(jobs))
+        end = start + int(params.get("maxResults") or LIST_PAGE_SIZE)
+        answer: dict[str, Any] = {"importJobs": [self._import_job_item(job, now) for job in jobs[start:end]]}
+        if end < len(jobs):
+            answer["nextToken"] = str(end)
+        return answer
+
+    @staticmethod
+    def _import_job_item(job: Job, now: datetime) -> dict[str, Any]:
+        """A reference import as ListReferenceImportJobs describes it (ImportReferenceJobItem)."""
+        status = job.status(now)
+        item = {
+            "id": job.job_id,
+            "referenceStoreId": job.store_id,
+            "roleArn": job.role_arn,
+            "status": status,
+            "creationTime": job.created.isoformat(),
+        }
+        if status in TERMINAL_STATUSES:
+            item["completionTime"] = job.completion_time().isoformat()
+        return item
 
     def _unreadable_sources(self, job: Job) -> dict[int, str]:
         """Read each source as HealthOmics would when the import starts: why each unreadable one fails."""

@@ -36,13 +36,13 @@ from botocore.exceptions import BotoCoreError, ClientError
 from tracker.contract import REFERENCE_IMPORT, SUCCESS_STATUS, JobRef
 from tracker.history_store import DynamoHistoryStore
 from tracker.prepare import prepare_execution
-from tracker.steps import PollOutcome
+from tracker.steps import PollOutcome, Turn
 from tracker.trigger import execution_name
 
 CDK_JSON = Path(__file__).resolve().parent.parent / "cdk.json"
 SMOKE_FASTA = b">smoke\nACGT\n"
-SDK_TASK_STATES = ("StartReferenceImport", "WaitForChangeOrTimeout")
-SAMPLE_JOB_ID = "1234567890"  # the reference import job TestState pretends to have started
+SDK_TASK_STATES = ("WaitForTurn", "WaitForChangeOrTimeout")
+SAMPLE_JOB_ID = "1234567890"  # the reference import job the sample request leads
 _RELEASE_AT_END = re.compile(r"(\d+\.\d+\.\d+)\s*$")
 
 T = TypeVar("T")
@@ -223,7 +223,15 @@ def sample_inputs(outputs: StackOutputs, key: str) -> dict[str, dict[str, Any]]:
         "s3Upload": {"bucket": outputs.UploadBucketName, "key": key, "sequencer": "0065F0C0FFEE000000"},
     }
     prepared = prepare_execution(upload, outputs.ReferenceStoreId).to_json()
-    job = {**prepared["job"], "jobId": SAMPLE_JOB_ID}  # what StartReferenceImport puts at $.job
+    job = {**prepared["job"], "jobId": SAMPLE_JOB_ID}  # what LeadImport puts at $.job
+    waiting = Turn(
+        action="wait",
+        entry_pk=f"STORE#{outputs.ReferenceStoreId}",
+        entry_sk=f"QUEUE#2026-01-05T09:00:00.000000Z#{prepared['start']['ClientToken']}",
+        turn_version=0,
+        wait_seconds=300,
+        checks=1,
+    )
     poll = PollOutcome(
         status="IN_PROGRESS",
         status_message="",
@@ -235,15 +243,14 @@ def sample_inputs(outputs: StackOutputs, key: str) -> dict[str, dict[str, Any]]:
         continue_as_new=False,
     )
     return {
-        "StartReferenceImport": prepared,
+        "WaitForTurn": {**prepared, "turn": waiting.to_json()},
         "WaitForChangeOrTimeout": {**prepared, "job": job, "poll": poll.to_json()},
     }
 
 
 def mocked_results(outputs: StackOutputs) -> dict[str, dict[str, Any]]:
-    """What the service call returns instead of running: an import job started; a wake-up from a job event."""
-    started = {"Id": SAMPLE_JOB_ID, "ReferenceStoreId": outputs.ReferenceStoreId, "Status": "SUBMITTED"}
-    return {"StartReferenceImport": started, "WaitForChangeOrTimeout": {}}
+    """What the task token is answered with instead of waiting: a wake-up from the queue; one from a job event."""
+    return {"WaitForTurn": {"wokenBy": "queue"}, "WaitForChangeOrTimeout": {"wokenBy": "event"}}
 
 
 def run_test_state(stepfunctions: Any, state: dict[str, Any], role_arn: str, state_input: Any, result: Any) -> Any:

@@ -12,6 +12,7 @@ from tracker.contract import (
     METRICS_NAMESPACE,
     SERVICE_NAME,
     AccessDenied,
+    BudgetExhausted,
     JobNotFound,
     JobRef,
     RequestRejected,
@@ -32,6 +33,7 @@ _ERRORS: dict[str, type[TrackerError]] = {
     "RequestTimeoutException": ServiceUnavailable,
 }
 THROTTLED_METRIC = "OmicsThrottled"  # Count, dimensions Operation and service (infra/monitoring.py alarms on it)
+DEFERRED_METRIC = "OmicsCallsDeferred"  # Count, same dimensions: the call budget had no slot soon enough
 
 
 class JobReader(Protocol):
@@ -48,12 +50,15 @@ class OmicsJobs:
         ids = ", ".join(f"{name}={value}" for name, value in job.ids.items())
         try:
             response = getattr(self._omics, spec.client_method)(**spec.get_request(job.ids))
+        except BudgetExhausted:
+            count_omics_metric(DEFERRED_METRIC, spec.get_operation)
+            raise
         except ClientError as error:
             code = error.response.get("Error", {}).get("Code", "")
             message = error.response.get("Error", {}).get("Message", "")
             tracker_error = _ERRORS.get(code, ServiceUnavailable)
             if tracker_error is ServiceThrottled:
-                count_throttled(spec.get_operation)
+                count_omics_metric(THROTTLED_METRIC, spec.get_operation)
             raise tracker_error(f"{spec.name} job {ids}: {spec.get_operation} failed with {code}: {message}") from None
         except BotoCoreError as error:  # connection errors and timeouts
             raise ServiceUnavailable(f"{spec.name} job {ids}: {spec.get_operation} failed: {error}") from None
@@ -67,13 +72,14 @@ class OmicsJobs:
         )
 
 
-def count_throttled(operation: str) -> None:
-    """One ``OmicsThrottled`` data point for ``operation``. Its own EMF record, written now, rather than the handler's
-    shared ``metrics``: the Operation dimension would otherwise reach the handler's other metrics, and the record is
-    in the log whether the handler then raises (Poll) or goes on without the read (JobEvents)."""
+def count_omics_metric(name: str, operation: str) -> None:
+    """One data point of ``name`` (``OmicsThrottled``, ``OmicsCallsDeferred``) for ``operation``. Its own EMF
+    record, written now, rather than the handler's shared ``metrics``: the Operation dimension would otherwise
+    reach the handler's other metrics, and the record is in the log whether the handler then raises (Poll) or
+    goes on without the read (JobEvents)."""
     dimensions = {"Operation": operation, "service": SERVICE_NAME}
     with single_metric(
-        name=THROTTLED_METRIC,
+        name=name,
         unit=MetricUnit.Count,
         value=1,
         namespace=METRICS_NAMESPACE,

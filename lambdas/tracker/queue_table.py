@@ -224,9 +224,11 @@ class QueueTable:
             isolate=bool(item.get("isolate", False)),
         )
 
-    def hold(self, lock: Lock, job_id: str, checked_at: str) -> Lock | None:
-        """The store is held by an import the tracker did not start (nobody waits on it in this queue)."""
-        return self._write_lock(lock, replace(lock, job_id=job_id, batch={}, settled=False, checked_at=checked_at))
+    def hold(self, lock: Lock, job_id: str, checked_at: str, keep_claim: bool = True) -> Lock | None:
+        """The store is held by an import the tracker did not start (nobody waits on it in this queue). A claimed
+        batch that was never sent may be let go (`keep_claim` False)."""
+        held = replace(lock, job_id=job_id, batch={}, settled=False, checked_at=checked_at)
+        return self._write_lock(lock, held if keep_claim else replace(held, claim=None))
 
     def checked(self, lock: Lock, checked_at: str) -> Lock | None:
         return self._write_lock(lock, replace(lock, checked_at=checked_at))

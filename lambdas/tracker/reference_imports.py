@@ -7,11 +7,13 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from tracker.contract import STORE_JOB_STATUSES, TERMINAL_STATUSES
+from tracker.omics_jobs import THROTTLED_METRIC, count_omics_metric
 
 # Statuses of an import that still holds its store (CANCELLING is not an end).
 ACTIVE_STATUSES = tuple(sorted(STORE_JOB_STATUSES - TERMINAL_STATUSES))
 # Errors that say the request itself is wrong: retrying the same request cannot succeed.
 _REFUSALS = frozenset({"ValidationException", "AccessDeniedException", "ResourceNotFoundException"})
+_THROTTLED = frozenset({"ThrottlingException", "TooManyRequestsException"})
 
 
 class ImportRefused(Exception):
@@ -44,6 +46,7 @@ class ReferenceImports:
                         break
                     kwargs["nextToken"] = page["nextToken"]
         except (ClientError, BotoCoreError) as error:
+            _count_if_throttled(error, "ListReferenceImportJobs")
             raise ImportNotStarted(f"ListReferenceImportJobs failed: {_describe(error)}") from None
         return found
 
@@ -55,12 +58,18 @@ class ReferenceImports:
             )
         except ClientError as error:
             code = str(error.response.get("Error", {}).get("Code", ""))
+            _count_if_throttled(error, "StartReferenceImportJob")
             if code in _REFUSALS:
                 raise ImportRefused(code, str(error.response.get("Error", {}).get("Message", ""))) from None
             raise ImportNotStarted(f"StartReferenceImportJob failed: {_describe(error)}") from None
         except BotoCoreError as error:
             raise ImportNotStarted(f"StartReferenceImportJob failed: {error}") from None
         return str(response["id"])
+
+
+def _count_if_throttled(error: Exception, operation: str) -> None:
+    if isinstance(error, ClientError) and error.response.get("Error", {}).get("Code") in _THROTTLED:
+        count_omics_metric(THROTTLED_METRIC, operation)
 
 
 def _describe(error: Exception) -> str:

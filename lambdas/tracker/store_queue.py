@@ -109,13 +109,13 @@ class StoreQueue:
         lock = self.queue.lock(store_id)
         if not lock.job_id or lock.settled:
             return lock
-        ended = self._ended(lock)
-        if ended is None:
+        ended, lock_now = self._ended(lock)
+        if ended is None or lock_now is None:
             return None
-        self._settle(lock, ended.snapshot)
-        return self.queue.mark_settled(lock)
+        self._settle(lock_now, ended.snapshot)
+        return self.queue.mark_settled(lock_now)
 
-    def _taken_outside(self, lock: Lock) -> bool:
+    def _taken_outside(self, lock: Lock, keep_claim: bool) -> bool:
         """Whether an import the tracker did not start (console, CLI) runs in the store: then the store is held
         by it, and it is recorded in the history like the tracker's own. Unknown (the list failed) counts as taken."""
         try:
@@ -123,26 +123,27 @@ class StoreQueue:
         except (ImportNotStarted, BudgetExhausted) as error:
             logger.warning("Could not list the store's imports", extra={"reason": str(error)})
             return True
-        if running and self.queue.hold(lock, running[0], _stamp(clock.utc_now())) is not None:
+        if running and self.queue.hold(lock, running[0], _stamp(clock.utc_now()), keep_claim) is not None:
             self._observe(_job(lock.store_id, running[0]))
         return bool(running)
 
-    def _ended(self, lock: Lock) -> JobState | None:
-        """The holding import's final state if it has ended. The leader's polls and HealthOmics' events keep
-        the history current; the queue reads the job itself at most once per check interval (a leader that
-        stopped, an import started outside the tracker)."""
+    def _ended(self, lock: Lock) -> tuple[JobState | None, Lock | None]:
+        """The holding import's final state if it has ended, and the lock as it now is. The leader's polls and
+        HealthOmics' events keep the history current; the queue reads the job itself at most once per check
+        interval (a leader that stopped, an import started outside the tracker)."""
         assert lock.job_id is not None
         job = _job(lock.store_id, lock.job_id)
         state = self.history.read(job)
         if state is not None and state.snapshot.terminal:
-            return state
+            return state, lock
         now = clock.utc_now()
         if lock.checked_at and now - _parse(lock.checked_at) < timedelta(seconds=self.rules.check_seconds):
-            return None
-        if self.queue.checked(lock, _stamp(now)) is None:
-            return None  # another dispatcher is looking
+            return None, lock
+        checked = self.queue.checked(lock, _stamp(now))
+        if checked is None:
+            return None, None  # another dispatcher is looking
         state = self._observe(job)
-        return state if state is not None and state.snapshot.terminal else None
+        return (state if state is not None and state.snapshot.terminal else None), checked
 
     def _observe(self, job: JobRef) -> JobState | None:
         try:
@@ -164,6 +165,7 @@ class StoreQueue:
     def _start_next(self, lock: Lock) -> bool:
         """Start the next batch; True if the queue should be looked at again at once (a refusal moved it)."""
         now = clock.utc_now()
+        fresh = lock.claim is None  # a new batch: never sent to HealthOmics
         if lock.claim is None:
             batch = self._next_batch(lock)
             if not batch:
@@ -181,8 +183,9 @@ class StoreQueue:
         if claimed is None:
             return False
         lock = claimed
-        # Claimed first, listed second: only the dispatcher holding the claim spends the List calls.
-        if self._taken_outside(lock):
+        # Claimed first, listed second: only the dispatcher holding the claim spends the List calls. A batch
+        # never sent to HealthOmics is let go while another import holds the store: more requests join it later.
+        if self._taken_outside(lock, keep_claim=not fresh):
             return False
         try:
             job_id = self.imports.start(lock.store_id, self.rules.role_arn, claim.token, claim.sources)
@@ -242,12 +245,14 @@ def batch_of(waiting: list[Entry], alone: bool = False) -> list[Entry]:
     uploaded again while waiting is its own import, after the first)."""
     batch: list[Entry] = []
     files: set[str] = set()
+    count = 0
     for entry in waiting:
         sources = set(entry.source_files)
-        if batch and (alone or len(files) + len(entry.sources) > MAX_SOURCES_PER_IMPORT or files & sources):
+        if batch and (alone or count + len(entry.sources) > MAX_SOURCES_PER_IMPORT or files & sources):
             break
         batch.append(entry)
         files |= sources
+        count += len(entry.sources)
     return batch
 
 

@@ -14,8 +14,10 @@ def test_import_with_a_missing_source_records_why_it_failed_and_when_the_job_rea
 
     described = cloud.wait(cloud.start_execution(console_input))
 
-    # Then the execution fails with the job's status, and the last entry says which source failed and why
-    assert (described["status"], described["error"]) == ("FAILED", "Job.COMPLETED_WITH_FAILURES")
+    # Then the request fails because one of its own sources failed, saying which and why, and the last entry
+    # says it too
+    assert (described["status"], described["error"]) == ("FAILED", "Source.FAILED")
+    assert described["cause"].startswith(f"{missing}: ") and "not found" in described["cause"]
     [job] = cloud.omics.jobs.values()
     ref = {"jobType": "REFERENCE_IMPORT", "referenceStoreId": job.store_id, "jobId": job.job_id}
     entries = cloud.history(ref)

@@ -30,8 +30,11 @@ def test_poll_without_its_get_permission_ends_the_execution_with_access_denied(c
     assert cloud.omics.call_count("GetReadSetExportJob") == 0
 
 
-def test_import_with_tags_is_allowed_because_the_state_machine_may_tag_the_new_references(cloud: LocalCloud) -> None:
-    # Before the state machine was granted omics:TagResource, this import was refused (Omics.AccessDeniedException).
+def test_import_with_tags_is_allowed_because_the_take_turn_function_may_tag_the_new_references(
+    cloud: LocalCloud,
+) -> None:
+    # Without omics:TagResource for the function that starts imports, this import would be refused
+    # (AccessDeniedException: the request's own outcome, Omics.AccessDeniedException).
     cloud.put_object("s3://my-genomes/hg38.fa")
     console_input = {
         "jobType": "REFERENCE_IMPORT",
@@ -41,7 +44,7 @@ def test_import_with_tags_is_allowed_because_the_state_machine_may_tag_the_new_r
     described = cloud.wait(cloud.start_execution(console_input))
 
     assert described["status"] == "SUCCEEDED"
-    role = _role_of(cloud, "StateMachineRole")
+    role = _role_of(cloud, "TakeTurnFunctionServiceRole")
     tag_grants = [s for s in cloud.policies.by_role[role] if "omics:TagResource" in s.actions]
     assert [s.resources for s in tag_grants] == [
         (f"arn:aws:omics:us-east-1:123456789012:referenceStore/{cloud.reference_store_id}/reference/*",)

@@ -3,13 +3,17 @@ on the wait's UpdateItem, and Step Functions' 25,000-event execution history."""
 
 from __future__ import annotations
 
+import itertools
 import json
+from datetime import datetime, timedelta
 
 import boto3
 
 from localcloud.cloud import REGION, LocalCloud
 from localcloud.omics import Timeline
 from localcloud.patches import HISTORY_EVENT_LIMIT, DynamoDbFault
+from tracker.call_budget import BudgetRate
+from tracker.contract import DEFAULTS, OMICS_RATE_LIMITS
 
 
 def test_wait_that_meets_a_transaction_conflict_is_retried_and_the_history_is_unchanged(cloud: LocalCloud) -> None:
@@ -48,3 +52,49 @@ def test_execution_that_reaches_25000_history_events_fails(cloud: LocalCloud) ->
     assert "25000 events" in described["cause"]
     pages = sfn.get_paginator("get_execution_history").paginate(executionArn=execution_arn)
     assert sum(len(page["events"]) for page in pages) <= HISTORY_EVENT_LIMIT
+
+
+def _calls_per_operation(calls: list[tuple[str, datetime]]) -> dict[str, list[datetime]]:
+    by_operation: dict[str, list[datetime]] = {}
+    for operation, moment in calls:
+        by_operation.setdefault(operation, []).append(moment)
+    return {operation: sorted(moments) for operation, moments in by_operation.items()}
+
+
+def test_many_jobs_with_events_lost_never_exceed_the_share_of_any_rate_limit(cloud: LocalCloud) -> None:
+    # Given many jobs of every type running at once, their aws.omics events all lost (polls only), among them
+    # variant imports, whose Get allows 1 call per second per account
+    cloud.omics.event_delivery = "none"
+    refs = []
+    for number in range(24):
+        timeline = Timeline.ending(submitted=60 + number, running=1800 + 37 * number)  # ends not aligned
+        variant = cloud.omics.add_job("VARIANT_IMPORT", timeline, items=[f"s3://vcfs/{number}.vcf.gz"])
+        export = cloud.omics.add_job("READ_SET_EXPORT", timeline, store_id="2222222222", items=["3333333333"])
+        refs += [
+            {"jobType": "VARIANT_IMPORT", "jobId": variant.job_id},
+            {"jobType": "READ_SET_EXPORT", "sequenceStoreId": "2222222222", "jobId": export.job_id},
+        ]
+    for number in range(12):
+        cloud.upload(f"references/limits/genome-{number}.fa")
+    executions = [cloud.start_execution(ref) for ref in refs]
+    executions += [e["executionArn"] for e in cloud.wait_for_executions(len(refs) + 12, timeout=120)]
+
+    # When they are all followed to their end
+    described = [cloud.wait(arn, timeout=600) for arn in set(executions)]
+    assert {d["status"] for d in described} == {"SUCCEEDED"}
+
+    # Then HealthOmics never throttled the tracker, and no second held more calls of an operation than the
+    # default share (half) of its documented limit allows
+    assert cloud.omics.throttled == []
+    for operation, moments in _calls_per_operation(cloud.omics.calls).items():
+        if operation not in OMICS_RATE_LIMITS:
+            continue  # the deployment's ListReferenceStores / CreateReferenceStore
+        rate = BudgetRate.for_share(OMICS_RATE_LIMITS[operation], DEFAULTS.omics_call_share)
+        interval = timedelta(microseconds=rate.interval_microseconds)
+        assert all(later - earlier >= interval for earlier, later in itertools.pairwise(moments)), operation
+        busiest = max(
+            sum(1 for other in moments if moment <= other < moment + timedelta(seconds=1)) for moment in moments
+        )
+        assert busiest <= max(rate.calls_per_second, 1), (operation, busiest)
+    # and the variant imports' Gets were spread at most one per 2 s: that is what slowed them down together
+    assert len(_calls_per_operation(cloud.omics.calls)["GetVariantImportJob"]) >= 24 * 3

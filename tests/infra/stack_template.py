@@ -30,6 +30,7 @@ STACK_NAME = "OmicsJobTracker"
 FUNCTION_PATHS = {
     "Prepare": "Workflow/PrepareFunction",
     "Poll": "Workflow/PollFunction",
+    "TakeTurn": "Workflow/TakeTurnFunction",
     "Trigger": "UploadTrigger/Function",
     "JobEvents": "JobEvents/Function",
     "Notify": "Notifications/Function",

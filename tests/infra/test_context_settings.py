@@ -19,6 +19,9 @@ OVERRIDES = {
     "pollMaxWaitSeconds": 900,
     "referenceStoreId": EXISTING_STORE_ID,
     "uploadPrefix": "genomes/",
+    "importBatchWindowSeconds": 120,
+    "storeQueueCheckSeconds": 600,
+    "omicsCallShare": 0.25,
 }
 
 
@@ -46,15 +49,37 @@ def test_context_values_reach_the_settings() -> None:
     assert settings.poll_max_wait_seconds == 900
     assert settings.reference_store_id == EXISTING_STORE_ID
     assert settings.upload_prefix == "genomes/"
+    assert settings.import_batch_window_seconds == 120
+    assert settings.store_queue_check_seconds == 600
+    assert settings.omics_call_share == 0.25
     assert settings.poll_backoff_factor == TrackerSettings().poll_backoff_factor  # not given: the default
+
+
+def test_store_queue_and_call_budget_defaults() -> None:
+    settings = _settings_from({})
+
+    # A free store starts an import at once; a waiting request looks again every 5 minutes; half of each
+    # HealthOmics rate limit is left to the account's other users.
+    assert settings.import_batch_window_seconds == 0
+    assert settings.store_queue_check_seconds == 300
+    assert settings.omics_call_share == 0.5
 
 
 def test_command_line_context_strings_are_converted() -> None:
     # `cdk synth -c pollFirstWaitSeconds=45` passes every value as a string.
-    settings = _settings_from({"pollFirstWaitSeconds": "45", "pollBackoffFactor": "2"})
+    settings = _settings_from(
+        {
+            "pollFirstWaitSeconds": "45",
+            "pollBackoffFactor": "2",
+            "omicsCallShare": "0.3",
+            "storeQueueCheckSeconds": "60",
+        }
+    )
 
     assert settings.poll_first_wait_seconds == 45
     assert settings.poll_backoff_factor == 2.0
+    assert settings.omics_call_share == 0.3
+    assert settings.store_queue_check_seconds == 60
 
 
 def test_empty_reference_store_id_means_create_one() -> None:
@@ -147,6 +172,12 @@ def test_every_problem_is_one_line_naming_its_key() -> None:
         # One execution must hand over inside its history budget and before its timeout.
         ({"maxPollsPerExecution": 2000}, "maxPollsPerExecution"),  # 2000 polls could exceed the history budget
         ({"executionTimeoutDays": 5}, "executionTimeoutDays"),  # 300 polls an hour apart outlast 5 days
+        ({"omicsCallShare": 0}, "omicsCallShare"),
+        ({"omicsCallShare": 1.5}, "omicsCallShare"),  # more than the whole rate limit
+        ({"importBatchWindowSeconds": -1}, "importBatchWindowSeconds"),
+        ({"importBatchWindowSeconds": 3601}, "importBatchWindowSeconds"),
+        ({"storeQueueCheckSeconds": 5}, "storeQueueCheckSeconds"),
+        ({"storeQueueCheckSeconds": 86401}, "storeQueueCheckSeconds"),
     ],
 )
 def test_invalid_context_fails_naming_the_key(context: dict[str, Any], key: str) -> None:
@@ -171,12 +202,30 @@ def test_existing_reference_store_is_used_instead_of_creating_one(overridden: Sy
 
 
 def test_imports_are_allowed_into_the_existing_store_only(overridden: Synthesized) -> None:
-    statements = overridden.statements_of_role("Workflow/StateMachine/Role")
-    (start,) = [s for s in statements if "omics:StartReferenceImportJob" in s["Action"]]
+    store = f"arn:${{AWS::Partition}}:omics:${{AWS::Region}}:${{AWS::AccountId}}:referenceStore/{EXISTING_STORE_ID}"
+    statements = overridden.statements_of_role(f"{FUNCTION_PATHS['TakeTurn']}/ServiceRole")
 
-    assert start["Resource"] == [
-        f"arn:${{AWS::Partition}}:omics:${{AWS::Region}}:${{AWS::AccountId}}:referenceStore/{EXISTING_STORE_ID}"
-    ]
+    def resources(action: str) -> list[str]:
+        (statement,) = [s for s in statements if action in s["Action"]]
+        return list(statement["Resource"])
+
+    assert resources("omics:StartReferenceImportJob") == [store]
+    assert resources("omics:ListReferenceImportJobs") == [store]
+    assert resources("omics:GetReferenceImportJob") == [store]
+    assert resources("omics:TagResource") == [f"{store}/reference/*"]
+
+
+def test_store_queue_context_reaches_the_take_turn_function(overridden: Synthesized) -> None:
+    environment = _environment(overridden, "TakeTurn")
+
+    assert environment["IMPORT_BATCH_WINDOW_SECONDS"] == "120"
+    assert environment["STORE_QUEUE_CHECK_SECONDS"] == "600"
+    assert environment["POLL_FIRST_WAIT_SECONDS"] == "45"  # a request's hand-over follows the same limits
+
+
+@pytest.mark.parametrize("name", ["Poll", "TakeTurn", "JobEvents"])
+def test_call_share_context_reaches_every_function_that_calls_healthomics(overridden: Synthesized, name: str) -> None:
+    assert _environment(overridden, name)["OMICS_CALL_SHARE"] == "0.25"
 
 
 def test_poll_schedule_context_reaches_the_functions(overridden: Synthesized) -> None:

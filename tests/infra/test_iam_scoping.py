@@ -61,43 +61,143 @@ def test_import_role_may_only_read_uploads_under_the_prefix(synth: Synthesized) 
     ]
 
 
-# --- the state machine role ----------------------------------------------------------------------------
+# --- starting imports: the TakeTurn function alone -----------------------------------------------------
+
+TAKE_TURN_ROLE = f"{FUNCTION_PATHS['TakeTurn']}/ServiceRole"
 
 
-def test_only_the_state_machine_may_pass_a_role_and_only_the_import_role_to_healthomics(synth: Synthesized) -> None:
-    pass_role = [(policy, s) for policy, s in synth.all_statements() if _granting([s], "iam:PassRole")]
-    state_machine_policy = synth.logical_id("Workflow/StateMachine/Role/DefaultPolicy")
+def _policies_granting(synth: Synthesized, action: str) -> list[tuple[str, dict[str, Any]]]:
+    return [(policy, statement) for policy, statement in synth.all_statements() if _granting([statement], action)]
 
-    assert [policy for policy, _ in pass_role] == [state_machine_policy]
+
+def test_only_the_take_turn_function_may_pass_a_role_and_only_the_import_role_to_healthomics(
+    synth: Synthesized,
+) -> None:
+    pass_role = _policies_granting(synth, "iam:PassRole")
+
+    assert [policy for policy, _ in pass_role] == [synth.logical_id(f"{TAKE_TURN_ROLE}/DefaultPolicy")]
     statement = pass_role[0][1]
     assert statement["Action"] == ["iam:PassRole"]
     assert statement["Resource"] == [_attr(synth.logical_id("Storage/ImportRole"), "Arn")]
     assert statement["Condition"] == {"StringEquals": {"iam:PassedToService": "omics.amazonaws.com"}}
 
 
-def test_only_the_state_machine_may_start_imports_and_only_into_the_reference_store(synth: Synthesized) -> None:
-    start = [(policy, s) for policy, s in synth.all_statements() if _granting([s], "omics:StartReferenceImportJob")]
+def test_only_the_take_turn_function_may_start_and_list_imports_and_only_in_the_reference_store(
+    synth: Synthesized,
+) -> None:
+    for action in ("omics:StartReferenceImportJob", "omics:ListReferenceImportJobs"):
+        granted = _policies_granting(synth, action)
 
-    assert [policy for policy, _ in start] == [synth.logical_id("Workflow/StateMachine/Role/DefaultPolicy")]
-    assert start[0][1]["Resource"] == [_reference_store_arn(synth)]
+        assert [policy for policy, _ in granted] == [synth.logical_id(f"{TAKE_TURN_ROLE}/DefaultPolicy")], action
+        assert sorted(granted[0][1]["Action"]) == [
+            "omics:GetReferenceImportJob",
+            "omics:ListReferenceImportJobs",
+            "omics:StartReferenceImportJob",
+        ]
+        assert granted[0][1]["Resource"] == [_reference_store_arn(synth)]
 
 
-def test_state_machine_may_invoke_only_its_two_functions(synth: Synthesized) -> None:
+def test_only_the_take_turn_function_may_tag_and_only_the_references_its_imports_create(synth: Synthesized) -> None:
+    tagging = _policies_granting(synth, "omics:TagResource")
+
+    assert [policy for policy, _ in tagging] == [synth.logical_id(f"{TAKE_TURN_ROLE}/DefaultPolicy")]
+    assert tagging[0][1]["Action"] == ["omics:TagResource"]
+    assert tagging[0][1]["Resource"] == [f"{_reference_store_arn(synth)}/reference/*"]
+
+
+def test_take_turn_may_only_start_list_and_read_the_stores_imports_never_other_jobs_cancel_or_delete(
+    synth: Synthesized,
+) -> None:
+    statements = synth.statements_of_role(TAKE_TURN_ROLE)
+
+    # It reads reference imports only (one whose leader stopped, one started outside the tracker), in its store.
+    assert _actions(statements, "omics") == {
+        "omics:StartReferenceImportJob",
+        "omics:ListReferenceImportJobs",
+        "omics:GetReferenceImportJob",
+        "omics:TagResource",
+    }
+    (reference_reads,) = _granting(statements, "omics:GetReferenceImportJob")
+    assert reference_reads["Resource"] == [_reference_store_arn(synth)]
+
+
+def test_take_turn_may_only_read_query_and_conditionally_write_the_history_table(synth: Synthesized) -> None:
+    statements = synth.statements_of_role(TAKE_TURN_ROLE)
+
+    dynamodb = [s for s in statements if _actions([s], "dynamodb")]
+    assert _actions(statements, "dynamodb") == {
+        "dynamodb:GetItem",
+        "dynamodb:PutItem",
+        "dynamodb:UpdateItem",
+        "dynamodb:ConditionCheckItem",
+        "dynamodb:Query",  # a store's waiting requests, in arrival order (its item collection)
+    }
+    # The table itself: not its indexes, not other tables.
+    assert {r for s in dynamodb for r in s["Resource"]} == {_attr(synth.logical_id("Storage/History"), "Arn")}
+
+
+def test_take_turn_may_only_answer_task_tokens_of_the_tracker_state_machine(synth: Synthesized) -> None:
+    statements = synth.statements_of_role(TAKE_TURN_ROLE)
+    name = synth.resource("Workflow/StateMachine")["Properties"]["StateMachineName"]
+
+    # It wakes the requests whose turn came; it starts no execution (a hand-over is the state machine's own).
+    assert _actions(statements, "states") == {
+        "states:SendTaskSuccess",
+        "states:SendTaskFailure",
+        "states:SendTaskHeartbeat",
+    }
+    assert {r for s in statements if _actions([s], "states") for r in s["Resource"]} == {
+        f"arn:${{AWS::Partition}}:states:${{AWS::Region}}:${{AWS::AccountId}}:stateMachine:{name}"
+    }
+
+
+def test_take_turn_has_no_other_access(synth: Synthesized) -> None:
+    statements = synth.statements_of_role(TAKE_TURN_ROLE)
+
+    assert {action.split(":")[0] for action in _actions(statements)} == {"dynamodb", "omics", "iam", "states", "xray"}
+    assert _actions(statements, "iam") == {"iam:PassRole"}
+    forbidden = {"dynamodb:Scan", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem", "omics:CancelReferenceImportJob"}
+    assert not _actions(statements) & forbidden
+
+
+# --- the state machine role ----------------------------------------------------------------------------
+
+
+def test_state_machine_may_invoke_only_its_three_functions(synth: Synthesized) -> None:
     statements = _granting(synth.statements_of_role("Workflow/StateMachine/Role"), "lambda:InvokeFunction")
     allowed = {resource for statement in statements for resource in statement["Resource"]}
 
-    functions = [_attr(synth.logical_id(FUNCTION_PATHS[name]), "Arn") for name in ("Prepare", "Poll")]
+    functions = [_attr(synth.logical_id(FUNCTION_PATHS[name]), "Arn") for name in ("Prepare", "Poll", "TakeTurn")]
     assert allowed == {*functions, *(f"{arn}:*" for arn in functions)}
 
 
-def test_state_machine_may_only_park_its_task_token_in_the_history_table(synth: Synthesized) -> None:
+def test_state_machine_may_only_park_its_task_tokens_in_the_history_table(synth: Synthesized) -> None:
     statements = synth.statements_of_role("Workflow/StateMachine/Role")
 
+    # WaitForChangeOrTimeout (on a job's STATE item) and WaitForTurn (on a queue entry)
     dynamodb = [s for s in statements if _actions([s], "dynamodb")]
     assert _actions(statements, "dynamodb") == {"dynamodb:UpdateItem"}
     assert {r for s in dynamodb for r in s["Resource"]} == {_attr(synth.logical_id("Storage/History"), "Arn")}
     assert _actions(statements, "s3") == set()
-    assert _actions(statements, "omics") == {"omics:StartReferenceImportJob", "omics:TagResource"}
+
+
+def test_state_machine_can_no_longer_start_imports_or_pass_roles(synth: Synthesized) -> None:
+    statements = synth.statements_of_role("Workflow/StateMachine/Role")
+
+    assert _actions(statements, "omics") == set()
+    assert _actions(statements, "iam") == set()
+    assert {action.split(":")[0] for action in _actions(statements)} == {"lambda", "dynamodb", "states", "logs", "xray"}
+
+
+def test_state_machine_may_start_only_its_own_hand_over_executions(synth: Synthesized) -> None:
+    statements = synth.statements_of_role("Workflow/StateMachine/Role")
+    name = synth.resource("Workflow/StateMachine")["Properties"]["StateMachineName"]
+
+    assert _actions(statements, "states") == {"states:StartExecution"}
+    (start,) = _granting(statements, "states:StartExecution")
+    assert start["Resource"] == [
+        f"arn:${{AWS::Partition}}:states:${{AWS::Region}}:${{AWS::AccountId}}:stateMachine:{name}"
+    ]
 
 
 # --- the functions' roles ------------------------------------------------------------------------------

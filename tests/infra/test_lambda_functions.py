@@ -1,4 +1,4 @@
-"""The four functions: runtime, Powertools layer, tracing, logs, and exactly the environment each handler reads."""
+"""The tracker's functions: runtime, Powertools layer, tracing, logs, and exactly the environment each handler reads."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from typing import Any
 
 import aws_cdk as cdk
 import pytest
+from pydantic import BaseModel
 
 from infra.functions import (
     POWERTOOLS_LAYER_VERSIONS,
@@ -20,15 +21,23 @@ from infra.functions import (
 from infra.settings import SettingsError
 from tests.infra.stack_template import FUNCTION_PATHS, Synthesized, render
 from tracker.schedule import PollSchedule
-from tracker.settings import HistorySettings, NotifySettings, PollSettings, PrepareSettings, TriggerSettings
+from tracker.settings import (
+    NotifySettings,
+    OmicsSettings,
+    PollSettings,
+    PrepareSettings,
+    QueueSettings,
+    TriggerSettings,
+)
 
 FUNCTIONS = list(FUNCTION_PATHS)
 POWERTOOLS_ACCOUNT = "017000801446"
-SETTINGS_READ = {
+SETTINGS_READ: dict[str, type[BaseModel]] = {
     "Prepare": PrepareSettings,
     "Poll": PollSettings,
+    "TakeTurn": QueueSettings,
     "Trigger": TriggerSettings,
-    "JobEvents": HistorySettings,
+    "JobEvents": OmicsSettings,
     "Notify": NotifySettings,
 }
 
@@ -166,8 +175,22 @@ def test_trigger_knows_the_state_machine_to_start(synth: Synthesized) -> None:
     assert environment["STATE_MACHINE_ARN"] == {"Ref": synth.logical_id("Workflow/StateMachine")}
 
 
+def test_every_tracker_handler_in_the_stack_is_checked_here(synth: Synthesized) -> None:
+    handlers = {
+        function["Properties"]["Handler"]
+        for function in synth.of_type("AWS::Lambda::Function").values()
+        if str(function["Properties"].get("Handler", "")).startswith("tracker.")
+    }
+
+    # The reference store's custom resource runs at deployment only (tests/infra/test_reference_store.py).
+    assert handlers - {"tracker.handlers.reference_store.handler"} == {
+        _function(synth, name)["Handler"] for name in FUNCTIONS
+    }
+    assert _function(synth, "TakeTurn")["Handler"] == "tracker.handlers.take_turn.handler"
+
+
 def test_history_functions_name_the_table_and_prepare_the_reference_store(synth: Synthesized) -> None:
-    for name in ("Poll", "JobEvents"):
+    for name in ("Poll", "TakeTurn", "JobEvents"):
         assert _function(synth, name)["Environment"]["Variables"]["TABLE_NAME"] == {
             "Ref": synth.logical_id("Storage/History")
         }
@@ -187,6 +210,29 @@ def test_poll_reads_the_schedule_the_stack_was_configured_with(synth: Synthesize
         configured.poll_wait_with_events_seconds,
     )
     assert settings.max_polls_per_execution == configured.max_polls_per_execution
+
+
+def test_take_turn_starts_imports_with_the_import_role_and_the_queue_rules_the_stack_was_configured_with(
+    synth: Synthesized,
+) -> None:
+    settings = QueueSettings.model_validate(_environment(synth, "TakeTurn"))
+    configured = synth.settings
+
+    assert settings.import_role_arn == f"${{{synth.logical_id('Storage/ImportRole')}.Arn}}"
+    assert settings.import_batch_window_seconds == configured.import_batch_window_seconds == 0
+    assert settings.store_queue_check_seconds == configured.store_queue_check_seconds == 300
+    # A waiting request hands over like a polling one, and waits for the leader's events as long.
+    assert settings.max_polls_per_execution == configured.max_polls_per_execution
+    assert settings.poll_wait_with_events_seconds == configured.poll_wait_with_events_seconds
+
+
+def test_every_function_that_calls_healthomics_keeps_to_the_same_call_share(synth: Synthesized) -> None:
+    shares = {name: _environment(synth, name).get("OMICS_CALL_SHARE") for name in FUNCTIONS}
+
+    # The budget is account-wide: every caller must count against the same share.
+    assert {name for name, share in shares.items() if share is not None} == {"Poll", "TakeTurn", "JobEvents"}
+    assert {shares[name] for name in ("Poll", "TakeTurn", "JobEvents")} == {str(synth.settings.omics_call_share)}
+    assert synth.settings.omics_call_share == 0.5
 
 
 @pytest.mark.parametrize("name", FUNCTIONS)

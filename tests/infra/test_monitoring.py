@@ -12,7 +12,7 @@ import pytest
 from infra.monitoring import EVENT_RESULTS, UPLOAD_RESULTS
 from infra.settings import SettingsError, TrackerSettings
 from tests.infra.stack_template import FUNCTION_PATHS, Synthesized, render, synthesize
-from tracker.contract import JOB_TYPES, METRICS_NAMESPACE, SERVICE_NAME, TERMINAL_STATUSES
+from tracker.contract import JOB_TYPES, METRICS_NAMESPACE, OMICS_RATE_LIMITS, SERVICE_NAME, TERMINAL_STATUSES
 from tracker.history import ObservedBy
 from tracker.job_events import EventResult
 from tracker.trigger import UploadResult
@@ -27,7 +27,9 @@ FAILURE_QUEUES = [
     "JobEvents/Failures",
     "Notifications/Failures",
 ]
-OPERATIONS = sorted(spec.get_operation for spec in JOB_TYPES.values())
+# Every HealthOmics operation the functions call (their throttles count), and the job reads a poll makes.
+OPERATIONS = sorted(OMICS_RATE_LIMITS)
+READS = sorted(spec.get_operation for spec in JOB_TYPES.values())
 SERVICE = ("service", SERVICE_NAME)
 FIVE_MINUTES = 300
 
@@ -91,6 +93,10 @@ def _topic_ref(synth: Synthesized) -> dict[str, str]:
 
 def _throttled(operation: str) -> Metric:
     return Metric(METRICS_NAMESPACE, "OmicsThrottled", frozenset({("Operation", operation), SERVICE}), "Sum", 300)
+
+
+def _deferred(operation: str) -> Metric:
+    return Metric(METRICS_NAMESPACE, "OmicsCallsDeferred", frozenset({("Operation", operation), SERVICE}), "Sum", 300)
 
 
 def _fill_sum(ids: list[str]) -> str:
@@ -212,14 +218,19 @@ def test_poll_throttles_alarm_on_any(synth: Synthesized) -> None:
     assert alarm.properties["Threshold"] == 1
 
 
-def test_poll_errors_leave_out_throttled_reads_the_state_machine_retries(synth: Synthesized) -> None:
+def test_poll_errors_leave_out_throttled_and_deferred_reads_the_state_machine_retries(synth: Synthesized) -> None:
     alarm = _alarm(synth, "Monitoring/PollErrors")
     expression, metrics = alarm.expression
-    throttled = {metric_id: m for metric_id, m in metrics.items() if metric_id != "errors"}
+    throttled = {metric_id: m for metric_id, m in metrics.items() if metric_id.startswith("throttled")}
+    deferred = {metric_id: m for metric_id, m in metrics.items() if metric_id.startswith("deferred")}
 
+    assert set(metrics) == {"errors", *throttled, *deferred}
     assert metrics["errors"] == _lambda_metric(synth, "Poll", "Errors")
-    assert expression == f"FILL(errors, 0) - ({_fill_sum(sorted(throttled))})"
+    assert expression == (
+        f"FILL(errors, 0) - ({_fill_sum(sorted(throttled, key=_index))}) - ({_fill_sum(sorted(deferred, key=_index))})"
+    )
     assert sorted(throttled.values(), key=str) == sorted(map(_throttled, OPERATIONS), key=str)
+    assert sorted(deferred.values(), key=str) == sorted(map(_deferred, READS), key=str)
     assert (alarm.properties["ComparisonOperator"], alarm.properties["Threshold"]) == (
         "GreaterThanOrEqualToThreshold",
         1,
@@ -234,14 +245,19 @@ def test_throttled_healthomics_calls_alarm_above_the_threshold(
     alarm = _alarm(synth, "Monitoring/OmicsThrottled")
     expression, metrics = alarm.expression
 
-    # Every operation the functions read jobs with, summed: one operation throttled alone must count.
-    assert expression == _fill_sum(sorted(metrics))
+    # Every operation the functions call, summed: one operation throttled alone must count.
+    assert expression == _fill_sum(sorted(metrics, key=_index))
     assert sorted(metrics.values(), key=str) == sorted(map(_throttled, OPERATIONS), key=str)
     assert (alarm.properties["ComparisonOperator"], alarm.properties["Threshold"]) == (
         "GreaterThanThreshold",
         threshold,
     )
     assert synth.settings.omics_throttle_alarm_threshold == threshold
+
+
+def _index(metric_id: str) -> int:
+    """throttled10 after throttled9: the expression lists the ids in the order they were made."""
+    return int(metric_id.lstrip("abcdefghijklmnopqrstuvwxyz"))
 
 
 def _lambda_metric(synth: Synthesized, function: str, name: str) -> Metric:

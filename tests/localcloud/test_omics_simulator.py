@@ -354,3 +354,167 @@ def test_every_answer_of_a_started_reference_import_conforms_at_each_status(
     assert [source["status"] for source in answers[0]["sources"]] == ["NOT_STARTED", "NOT_STARTED"]
     assert answers[-1]["sources"][1]["status"] == "FAILED"
     assert simulator.contract_errors == []
+
+
+# ---- (e) ListReferenceImportJobs lists a store's reference imports ----------------------------------------
+def finished_import(simulator: OmicsSimulator, omics: Any, store: str, name: str) -> str:
+    """An import started through the API and run to its end, so the store can take the next one."""
+    job_id = start_import(omics, store, [{"sourceFile": upload(f"{name}.fa"), "name": name}])
+    job_at_end(simulator, job_id)
+    return job_id
+
+
+def listed_ids(answer: dict[str, Any]) -> list[str]:
+    return [job["id"] for job in answer["importJobs"]]
+
+
+def test_a_stores_reference_imports_are_listed_oldest_first_and_only_that_stores(
+    simulator: OmicsSimulator, omics: Any, store: str
+) -> None:
+    # Given an ended and a running import of the store, an import of another store and a variant import
+    simulator.reference_store_quota = 2
+    other = simulator.create_reference_store("other references")
+    ended = finished_import(simulator, omics, store, "genome-a")
+    running = start_import(omics, store, [{"sourceFile": upload("b.fa"), "name": "genome-b"}])
+    start_import(omics, other, [{"sourceFile": upload("c.fa"), "name": "genome-c"}])
+    simulator.add_job("VARIANT_IMPORT", Timeline.ending(), items=["s3://vcfs/a.vcf.gz"])
+    simulator.clock.sleep(30)
+
+    # When the store's imports are listed
+    answer = omics.list_reference_import_jobs(referenceStoreId=store)
+
+    # Then both of its imports are, oldest first, described as ImportReferenceJobItem, and no page follows
+    assert listed_ids(answer) == [ended, running]
+    first, second = answer["importJobs"]
+    assert first == {
+        "id": ended,
+        "referenceStoreId": store,
+        "roleArn": ROLE,
+        "status": "COMPLETED",
+        "creationTime": simulator.jobs[ended].created,
+        "completionTime": simulator.jobs[ended].completion_time(),
+    }
+    assert second["status"] == "IN_PROGRESS" and "completionTime" not in second
+    assert "nextToken" not in answer
+    assert simulator.contract_errors == []
+
+
+def test_the_status_and_creation_time_filters_keep_only_the_matching_imports(
+    simulator: OmicsSimulator, omics: Any, store: str
+) -> None:
+    # Given an import that completed, one whose source was missing (FAILED), and one still running
+    completed = finished_import(simulator, omics, store, "genome-a")
+    failed = start_import(omics, store, [{"sourceFile": f"s3://{BUCKET}/missing.fa", "name": "genome-b"}])
+    job_at_end(simulator, failed)
+    running = start_import(omics, store, [{"sourceFile": upload("c.fa"), "name": "genome-c"}])
+
+    # When they are listed by status, then each status lists its own (FAILED as shown, not as scripted)
+    def by_status(status: str) -> list[str]:
+        return listed_ids(omics.list_reference_import_jobs(referenceStoreId=store, filter={"status": status}))
+
+    assert by_status("COMPLETED") == [completed]
+    assert by_status("FAILED") == [failed]
+    assert by_status("SUBMITTED") == [running]
+    assert by_status("CANCELLED") == []
+    # and by creation time, both bounds included
+    simulator.clock.sleep(1)  # ListReferenceImportJobs allows 5 calls per second
+    created = simulator.jobs[failed].created
+    assert listed_ids(omics.list_reference_import_jobs(referenceStoreId=store, filter={"createdAfter": created})) == [
+        failed,
+        running,
+    ]
+    assert listed_ids(
+        omics.list_reference_import_jobs(referenceStoreId=store, filter={"createdBefore": created, "status": "FAILED"})
+    ) == [failed]
+    assert simulator.contract_errors == []
+
+
+def test_imports_are_listed_a_page_at_a_time_with_next_tokens(
+    simulator: OmicsSimulator, omics: Any, store: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given five imports of the store
+    imports = [finished_import(simulator, omics, store, f"genome-{n}") for n in range(5)]
+
+    # When they are listed two at a time, then three pages hold them all in order
+    first = omics.list_reference_import_jobs(referenceStoreId=store, maxResults=2)
+    second = omics.list_reference_import_jobs(referenceStoreId=store, maxResults=2, nextToken=first["nextToken"])
+    third = omics.list_reference_import_jobs(referenceStoreId=store, maxResults=2, nextToken=second["nextToken"])
+    assert [listed_ids(page) for page in (first, second, third)] == [imports[:2], imports[2:4], imports[4:]]
+    assert "nextToken" not in third
+    # and botocore's paginator follows the tokens the same way
+    simulator.clock.sleep(1)  # ListReferenceImportJobs allows 5 calls per second
+    pages = omics.get_paginator("list_reference_import_jobs").paginate(
+        referenceStoreId=store, PaginationConfig={"PageSize": 2}
+    )
+    assert [job_id for page in pages for job_id in listed_ids(page)] == imports
+    # without maxResults a page holds LIST_PAGE_SIZE imports
+    monkeypatch.setattr(importlib.import_module("localcloud.omics"), "LIST_PAGE_SIZE", 3)
+    simulator.clock.sleep(1)
+    default = omics.list_reference_import_jobs(referenceStoreId=store)
+    assert listed_ids(default) == imports[:3] and default["nextToken"]
+    # and a token the simulator did not give is refused
+    with pytest.raises(ClientError, match="ValidationException"):
+        omics.list_reference_import_jobs(referenceStoreId=store, nextToken="not-a-token")
+    assert simulator.contract_errors == []
+
+
+def test_listing_the_imports_of_an_unknown_store_is_refused_as_not_found(
+    simulator: OmicsSimulator, omics: Any, store: str
+) -> None:
+    with pytest.raises(ClientError) as refused:
+        omics.list_reference_import_jobs(referenceStoreId="9999999999")
+
+    assert refused.value.response["Error"]["Code"] == "ResourceNotFoundException"
+    assert "9999999999" in refused.value.response["Error"]["Message"]
+    assert simulator.contract_errors == []
+
+
+def test_listing_more_than_five_times_a_second_is_throttled(simulator: OmicsSimulator, omics: Any, store: str) -> None:
+    for _ in range(5):
+        omics.list_reference_import_jobs(referenceStoreId=store)
+
+    with pytest.raises(ClientError, match="ThrottlingException"):
+        omics.list_reference_import_jobs(referenceStoreId=store)
+    simulator.clock.sleep(1)
+    omics.list_reference_import_jobs(referenceStoreId=store)
+
+
+@pytest.mark.parametrize("code", [None, "ValidationException", "ServiceQuotaExceededException"])
+def test_an_import_started_outside_the_tracker_is_listed_and_keeps_the_store_busy(
+    simulator: OmicsSimulator, omics: Any, store: str, code: str | None
+) -> None:
+    """Given a reference import started elsewhere (e.g. from the console) and, unless None, the error a busy
+    store answers with; when the tracker lists the store's imports and starts one, then the outside import
+    is listed and the start is refused with that error (by default ServiceQuotaExceededException) until the
+    outside import ends."""
+    if code is not None:
+        simulator.busy_store_error = code
+    outside = simulator.add_job(
+        "REFERENCE_IMPORT", Timeline.ending(), store_id=store, items=[f"s3://{BUCKET}/console.fa"]
+    ).job_id
+
+    assert listed_ids(omics.list_reference_import_jobs(referenceStoreId=store)) == [outside]
+    sources = [{"sourceFile": upload("a.fa"), "name": "genome-a"}]
+    with pytest.raises(ClientError) as refused:
+        start_import(omics, store, sources)
+    assert refused.value.response["Error"]["Code"] == (code or "ServiceQuotaExceededException")
+    assert outside in refused.value.response["Error"]["Message"]
+
+    job_at_end(simulator, outside)
+    started = start_import(omics, store, sources)
+    assert listed_ids(omics.list_reference_import_jobs(referenceStoreId=store)) == [outside, started]
+    assert simulator.contract_errors == []
+
+
+def test_a_busy_store_error_startreferenceimportjob_cannot_return_is_a_contract_error(
+    simulator: OmicsSimulator, omics: Any, store: str
+) -> None:
+    # ConflictException is not among StartReferenceImportJob's errors in the model: refused when configured
+    with pytest.raises(SimulatorContractError, match="ConflictException"):
+        OmicsSimulator(SimClock(), busy_store_error="ConflictException")
+    # and, set on a running simulator, raised instead of answered when a store is busy
+    simulator.busy_store_error = "ConflictException"
+    simulator.add_job("REFERENCE_IMPORT", Timeline.ending(), store_id=store, items=[f"s3://{BUCKET}/console.fa"])
+    with pytest.raises(SimulatorContractError) as raised:
+        start_import(omics, store, [{"sourceFile": upload("a.fa"), "name": "genome-a"}])
+    assert (raised.value.operation, raised.value.rule) == ("StartReferenceImportJob", "error")

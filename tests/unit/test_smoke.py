@@ -8,10 +8,11 @@ from typing import Any
 
 import boto3
 import pytest
-from botocore.stub import ANY, Stubber
+from botocore.stub import Stubber
 
 from ops import smoke
 from tracker.contract import JobRef
+from tracker.steps import Turn
 
 OUTPUTS = smoke.StackOutputs(
     UploadBucketName="tracker-uploads-abc123",
@@ -25,13 +26,18 @@ ROLE = "arn:aws:iam::123456789012:role/TrackerStateMachineRole"
 DEFINITION: dict[str, Any] = {
     "StartAt": "Prepare",
     "States": {
-        "Prepare": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke", "Next": "StartReferenceImport"},
-        "StartReferenceImport": {
+        "Prepare": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke", "Next": "TakeTurn"},
+        "TakeTurn": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke", "Next": "WaitForTurn"},
+        "WaitForTurn": {
             "Type": "Task",
-            "Resource": "arn:aws:states:::aws-sdk:omics:startReferenceImportJob",
-            "Parameters": {"ReferenceStoreId.$": "$.start.ReferenceStoreId", "Sources.$": "$.start.Sources"},
-            "ResultPath": "$.job",
-            "Next": "PollJob",
+            "Resource": "arn:aws:states:::aws-sdk:dynamodb:updateItem.waitForTaskToken",
+            "Parameters": {
+                "TableName": "tracker-history",
+                "Key": {"pk": {"S.$": "$.turn.entryPk"}, "sk": {"S.$": "$.turn.entrySk"}},
+            },
+            "TimeoutSecondsPath": "$.turn.waitSeconds",
+            "ResultPath": "$.wake",
+            "Next": "TakeTurn",
         },
         "WaitForChangeOrTimeout": {
             "Type": "Task",
@@ -68,16 +74,25 @@ def test_a_state_is_taken_from_the_state_machine_definition_as_deployed() -> Non
 
 
 def test_a_missing_state_fails_naming_the_states_there_are() -> None:
-    with pytest.raises(smoke.SmokeFailure, match=r"no state 'Nope' \(states: Prepare, StartReferenceImport, "):
+    with pytest.raises(smoke.SmokeFailure, match=r"no state 'Nope' \(states: Prepare, TakeTurn, WaitForTurn, "):
         smoke.state_definition(json.dumps(DEFINITION), "Nope")
 
 
 def test_sample_inputs_are_what_the_states_get_for_the_upload() -> None:
     inputs = smoke.sample_inputs(OUTPUTS, KEY)
 
-    start = inputs["StartReferenceImport"]["start"]
+    # Given the upload's request queued in the store, when it waits for its turn,
+    # then it parks on its own queue entry, found by the store and the request's client token.
+    queued = inputs["WaitForTurn"]
+    start = queued["start"]
     assert start["ReferenceStoreId"] == OUTPUTS.ReferenceStoreId
     assert [source["SourceFile"] for source in start["Sources"]] == [f"s3://{OUTPUTS.UploadBucketName}/{KEY}"]
+    turn = Turn.model_validate(queued["turn"])
+    assert turn.action == "wait"
+    assert turn.entry_pk == f"STORE#{OUTPUTS.ReferenceStoreId}"
+    assert turn.entry_sk.startswith("QUEUE#") and turn.entry_sk.endswith(f"#{start['ClientToken']}")
+    assert turn.wait_seconds >= 1
+    # and once it leads the import, the poll loop follows the job
     waiting = inputs["WaitForChangeOrTimeout"]
     assert waiting["poll"]["jobKey"] == JobRef.from_dict(waiting["job"]).pk
     assert waiting["job"]["jobId"] == smoke.SAMPLE_JOB_ID
@@ -93,16 +108,19 @@ def test_both_aws_sdk_states_run_through_test_state_mocked_with_the_deployed_rol
             _described_state_machine(),
             {"stateMachineArn": OUTPUTS.StateMachineArn},
         )
+        assert smoke.SDK_TASK_STATES == ("WaitForTurn", "WaitForChangeOrTimeout")
         for name in smoke.SDK_TASK_STATES:
+            state = DEFINITION["States"][name]
             stubbed.add_response(
                 "test_state",
-                {"status": "SUCCEEDED", "nextState": "PollJob", "inspectionData": {"afterParameters": "{}"}},
+                {"status": "SUCCEEDED", "nextState": state["Next"], "inspectionData": {"afterParameters": "{}"}},
                 {
-                    "definition": json.dumps(DEFINITION["States"][name]),
+                    "definition": json.dumps(state),
                     "roleArn": ROLE,
                     "input": json.dumps(inputs[name]),
                     "inspectionLevel": "DEBUG",
-                    "mock": {"result": ANY, "fieldValidationMode": "NONE"},
+                    # the task token is answered instead of waiting: a wake-up, as the queue or a job event sends
+                    "mock": {"result": json.dumps(smoke.mocked_results(OUTPUTS)[name]), "fieldValidationMode": "NONE"},
                 },
             )
 
