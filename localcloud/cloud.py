@@ -21,8 +21,10 @@ from aws_lambda_powertools.metrics.provider.cloudwatch_emf import cloudwatch as 
 from boto3.dynamodb.types import TypeDeserializer
 from moto import mock_aws
 from moto.awslambda.models import lambda_backends
+from moto.stepfunctions.parser.api import ExecutionStatus
+from moto.stepfunctions.parser.models import stepfunctions_parser_backends
 
-from localcloud import concurrency, iam, patches, stack_registry
+from localcloud import iam, patches, stack_registry
 from localcloud.clock import Clock, ScaledClock, SimClock
 from localcloud.deploy import (
     ACCOUNT,
@@ -35,7 +37,6 @@ from localcloud.deploy import (
     iam_policies,
     stream_mappings,
 )
-from localcloud.executions import RunningExecutions
 from localcloud.lambda_runtime import InProcessLambdaRuntime
 from localcloud.omics import OmicsSimulator
 from localcloud.streams import StreamPoller
@@ -110,9 +111,6 @@ class LocalCloud:
         # None: the discrete-event SimClock (tests, the demo); a number: wall time that many times faster
         # (`make local`, so a person can watch jobs move).
         self.clock: Clock = SimClock(actors=self._actors) if speed is None else ScaledClock(speed)
-        # Whenever an actor stops, the simulated clock looks at once whether time may move.
-        recheck: Callable[[], None] = getattr(self.clock, "recheck", lambda: None)
-        self.running = RunningExecutions(on_end=recheck)  # the RUNNING executions, as moto starts and ends them
         # The simulator only reads now(); its field is annotated SimClock, any Clock does.
         self.omics = OmicsSimulator(cast(SimClock, self.clock), account_id=ACCOUNT, region=REGION)
         if existing_reference_store:  # the account's reference store (by this name), there before the deploy
@@ -122,15 +120,12 @@ class LocalCloud:
             environment_overrides=dict(LOCAL_LAMBDA_ENVIRONMENT),
             sleep=self.clock.sleep,
             now=self.clock.now,
-            on_finished=recheck,
         )
         self.streams = StreamPoller(
             invoke=self._invoke_function,
             sleep=self.clock.sleep,
             now=self.clock.now,
-            on_idle=recheck,
         )
-        self._clients: dict[str, Any] = {}
         self._exit = contextlib.ExitStack()
         self.dynamodb_faults = _dynamodb_faults  # armed by tests: DynamoDbFault(operation, code, when)
         self.deployment: Deployment
@@ -152,7 +147,6 @@ class LocalCloud:
         # Executions deliver due aws.omics events without waiting for their targets in real time: a target may
         # itself wait on the simulated clock (a call-budget slot), which moves only while every actor waits.
         self._exit.enter_context(patches.applied(self.clock, self.lambdas, self.omics, self._deliver, self.streams))
-        self._exit.enter_context(concurrency.applied(self.clock, self.running, self.streams))
         # No CloudWatch here: the handlers' metrics (EMF lines Powertools prints) are kept, not printed.
         self.metrics: list[dict[str, Any]] = []
         for module in (emf, metrics_base):  # Metrics flushes through one, single_metric through the other
@@ -182,9 +176,13 @@ class LocalCloud:
         while time.monotonic() < deadline:
             self.lambdas.wait_idle(timeout=max(deadline - time.monotonic(), 0.1))
             self.streams.wait_idle(timeout=max(deadline - time.monotonic(), 0.1))
-            if not len(self.running):
+            backend = stepfunctions_parser_backends[ACCOUNT][REGION]
+            running = [execution.exec_arn for execution in backend._get_executions(ExecutionStatus.RUNNING)]
+            if not running:
                 return
-            self.running.wait_until_none(timeout=max(deadline - time.monotonic(), 0.1))
+            for execution_arn in running:
+                with contextlib.suppress(TimeoutError):
+                    self.wait(execution_arn, timeout=max(deadline - time.monotonic(), 0.1))
 
     def deploy_stack(self, cdk_out: Path, stack_name: str) -> Deployment:
         """Deploy another synthesized stack next to the tracker (the benchmark's baseline)."""
@@ -192,7 +190,9 @@ class LocalCloud:
 
     def _actors(self) -> int:
         """Who may still act before simulated time moves: running executions and async invocations."""
-        return len(self.running) + self.lambdas.in_flight + self.streams.in_flight
+        backend = stepfunctions_parser_backends[ACCOUNT][REGION]
+        running = len(backend._get_executions(ExecutionStatus.RUNNING))
+        return running + self.lambdas.in_flight + self.streams.in_flight
 
     def _invoke_function(self, name: str, payload: dict[str, Any]) -> tuple[str, bool]:
         """A synchronous invocation by name (what a stream mapping does with each batch)."""
@@ -268,13 +268,13 @@ class LocalCloud:
 
     def start_execution(self, execution_input: dict[str, Any], name: str | None = None) -> str:
         kwargs = {"name": name} if name else {}
-        response = self._client("stepfunctions").start_execution(
+        response = boto3.client("stepfunctions", region_name=REGION).start_execution(
             stateMachineArn=self.state_machine_arn, input=json.dumps(execution_input), **kwargs
         )
         return str(response["executionArn"])
 
     def executions(self) -> list[dict[str, Any]]:
-        pages = self._client("stepfunctions").get_paginator("list_executions")
+        pages = boto3.client("stepfunctions", region_name=REGION).get_paginator("list_executions")
         return [e for page in pages.paginate(stateMachineArn=self.state_machine_arn) for e in page["executions"]]
 
     def wait_for_executions(self, count: int, timeout: float = 30) -> list[dict[str, Any]]:
@@ -289,23 +289,14 @@ class LocalCloud:
 
     def wait(self, execution_arn: str, timeout: float = 60) -> dict[str, Any]:
         """Wait (real time; the simulated clock runs far faster) until the execution ends."""
-        sfn = self._client("stepfunctions")
+        sfn = boto3.client("stepfunctions", region_name=REGION)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             described = sfn.describe_execution(executionArn=execution_arn)
             if described["status"] in TERMINAL_EXECUTION:
                 return dict(described)
-            if execution_arn in self.running:  # its end is reported the moment moto sets the final status
-                self.running.wait_until_ended(execution_arn, timeout=min(max(deadline - time.monotonic(), 0), 1))
-            else:  # listed, not started yet
-                time.sleep(0.005)
+            time.sleep(0.02)
         raise TimeoutError(f"{execution_arn} still running after {timeout} s")
-
-    def _client(self, service: str) -> Any:
-        """One client per service for the cloud's own calls (a new one each call costs more than the call)."""
-        if service not in self._clients:
-            self._clients[service] = boto3.client(service, region_name=REGION)  # type: ignore[call-overload]
-        return self._clients[service]
 
     @staticmethod
     def _deliver(event: dict[str, Any]) -> None:
@@ -317,7 +308,7 @@ class LocalCloud:
         self.lambdas.wait_idle()
 
     def events(self, execution_arn: str) -> list[dict[str, Any]]:
-        sfn = self._client("stepfunctions")
+        sfn = boto3.client("stepfunctions", region_name=REGION)
         return list(sfn.get_execution_history(executionArn=execution_arn, maxResults=1000)["events"])
 
     def states_entered(self, execution_arn: str) -> list[str]:

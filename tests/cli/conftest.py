@@ -148,7 +148,8 @@ class Scenario:
 def scenario(cdk_out: Path) -> Iterator[Scenario]:
     """Jobs of every kind, each run to its end in turn on the simulated clock, then one left running:
 
-    1. an upload of references/GRCh38.fa.gz, imported to COMPLETED (09:00:00 - 09:05:20);
+    1. an upload of references/GRCh38.fa.gz, imported to COMPLETED (09:00:01 - 09:05:21: its TakeTurn first
+       lists the store's imports, three ListReferenceImportJobs calls 0.5 s apart in the call budget);
     2. a variant import started elsewhere and followed ("follow-variant"), which FAILS;
     3. a read-set export of two read sets followed ("export-reads") to COMPLETED;
     4. a follow of a variant import HealthOmics does not know ("follow-missing"): JobNotFound;

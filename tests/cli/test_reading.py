@@ -23,6 +23,17 @@ VARIANT_JOB = "00000000-0000-0000-0000-00003b9aca03"
 MISSING_JOB = "0f0e0d0c-0b0a-4909-8807-060504030201"
 EXECUTION_PREFIX = "arn:aws:states:us-east-1:123456789012:execution:OmicsJobTracker-JobTracker:"
 
+# The scenario's times, on the simulated clock from 09:00:00. Every HealthOmics call waits for its slot in the call
+# budget (half of each rate limit: one call every 0.5 s per 5-TPS operation, GetVariantImportJob one every 2 s):
+# - the upload's TakeTurn lists the store's imports first (ListReferenceImportJobs at 09:00:00, 00.5 and 01), so its
+#   import starts at 09:00:01, is IN_PROGRESS at 09:00:21 and COMPLETED at 09:05:21;
+# - a COMPLETED event's read (JobEvents) takes that moment's GetReferenceImportJob/GetReadSetExportJob slot, and the
+#   poll it wakes the next one, 0.5 s later: the upload's execution ends at 09:05:21.5, when the variant import is
+#   made; its polls are minutes apart (never waiting), the last at 09:20:16.5, when the export is made; that export
+#   ends at 09:50:36.5, its execution at 09:50:37 (follow-missing, the broken upload), and the broken upload's third
+#   attempt fails 3 minutes later, 09:53:37, when the running export starts. The tool's now: 5 minutes on, 09:58:37.
+# Tables and text print whole seconds (09:05:21.5 as 09:05:21); --json keeps the fraction.
+
 
 def arn(name: str) -> str:
     return EXECUTION_PREFIX + name
@@ -31,16 +42,16 @@ def arn(name: str) -> str:
 def test_the_scenario_ids(scenario: Scenario) -> None:
     assert (scenario.reference_job, scenario.variant_job) == (REFERENCE_JOB, VARIANT_JOB)
     assert (scenario.export_job, scenario.running_job) == (EXPORT_JOB, RUNNING_JOB)
-    assert scenario.now == datetime(2026, 1, 5, 9, 58, 35, tzinfo=UTC)
+    assert scenario.now == datetime(2026, 1, 5, 9, 58, 37, tzinfo=UTC)  # the running export's start + 5 min
 
 
 # ---- jobs -----------------------------------------------------------------------------------
 
 ALL_ROWS = [
-    ["2026-01-05 09:53:55", "READ_SET_EXPORT", "1000000005 (store 2222222222)", "IN_PROGRESS", "0/1", "1"],
-    ["2026-01-05 09:50:35", "READ_SET_EXPORT", "1000000004 (store 2222222222)", "COMPLETED", "2/2", "1"],
-    ["2026-01-05 09:20:15", "VARIANT_IMPORT", VARIANT_JOB, "FAILED", "1/1", "1"],
-    ["2026-01-05 09:05:20", "REFERENCE_IMPORT", "1000000002 (store 1000000001)", "COMPLETED", "1/1", "1"],
+    ["2026-01-05 09:53:57", "READ_SET_EXPORT", "1000000005 (store 2222222222)", "IN_PROGRESS", "0/1", "1"],
+    ["2026-01-05 09:50:36", "READ_SET_EXPORT", "1000000004 (store 2222222222)", "COMPLETED", "2/2", "1"],  # 09:50:36.5
+    ["2026-01-05 09:20:16", "VARIANT_IMPORT", VARIANT_JOB, "FAILED", "1/1", "1"],  # 09:20:16.5
+    ["2026-01-05 09:05:21", "REFERENCE_IMPORT", "1000000002 (store 1000000001)", "COMPLETED", "1/1", "1"],
 ]
 
 
@@ -64,7 +75,7 @@ def test_jobs_lists_every_job_newest_change_first(scenario: Scenario) -> None:
         (["--store", "2222222222"], ALL_ROWS[:2]),
         (["--store", STORE], [ALL_ROWS[3]]),
         (["--since", "2026-01-05T09:20:00Z"], ALL_ROWS[:3]),
-        (["--since", "10m"], ALL_ROWS[:2]),  # now is 09:58:35: changed from 09:48:35
+        (["--since", "10m"], ALL_ROWS[:2]),  # now is 09:58:37: changed from 09:48:37
         (["--limit", "3"], ALL_ROWS[:3]),
         (["--type", "VARIANT_IMPORT", "--status", "COMPLETED"], None),
     ],
@@ -88,11 +99,11 @@ def reference_json(scenario: Scenario) -> dict[str, Any]:
         "items": {scenario.upload_uri: "FINISHED"},
         "itemsDone": 1,
         "itemMessages": {},
-        "creationTime": "2026-01-05T09:00:00+00:00",
-        "completionTime": "2026-01-05T09:05:20+00:00",
-        "firstObservedAt": "2026-01-05T09:00:00+00:00",
-        "lastChangedAt": "2026-01-05T09:05:20+00:00",
-        "lastEventAt": "2026-01-05T09:05:20+00:00",
+        "creationTime": "2026-01-05T09:00:01+00:00",  # after the queue's three List calls
+        "completionTime": "2026-01-05T09:05:21+00:00",
+        "firstObservedAt": "2026-01-05T09:00:01+00:00",
+        "lastChangedAt": "2026-01-05T09:05:21+00:00",
+        "lastEventAt": "2026-01-05T09:05:21+00:00",
         "terminal": True,
         "version": 3,
         "executionArn": arn(scenario.upload_execution),
@@ -108,10 +119,10 @@ VARIANT_JSON = {
     "items": {"s3://my-genomes/cohort.vcf.gz": "FAILED"},
     "itemsDone": 1,
     "itemMessages": {"s3://my-genomes/cohort.vcf.gz": "VCF header is malformed"},
-    "creationTime": "2026-01-05T09:05:20+00:00",
-    "completionTime": "2026-01-05T09:15:30+00:00",
-    "firstObservedAt": "2026-01-05T09:05:20+00:00",
-    "lastChangedAt": "2026-01-05T09:20:15+00:00",
+    "creationTime": "2026-01-05T09:05:21.500000+00:00",  # when the upload's execution ended
+    "completionTime": "2026-01-05T09:15:31.500000+00:00",
+    "firstObservedAt": "2026-01-05T09:05:21.500000+00:00",
+    "lastChangedAt": "2026-01-05T09:20:16.500000+00:00",
     "lastEventAt": "",
     "terminal": True,
     "version": 3,
@@ -179,36 +190,36 @@ def test_show_finds_the_upload_by_each_form_and_prints_its_state_items_history_a
     assert header(result.lines) == {
         "Job": f"REFERENCE_IMPORT {REFERENCE_JOB} (store {STORE})",
         "Status": "COMPLETED",
-        "Created": "2026-01-05 09:00:00",
-        "Completed": "2026-01-05 09:05:20",
-        "First seen": "2026-01-05 09:00:00",
-        "Last change": "2026-01-05 09:05:20",
+        "Created": "2026-01-05 09:00:01",
+        "Completed": "2026-01-05 09:05:21",
+        "First seen": "2026-01-05 09:00:01",
+        "Last change": "2026-01-05 09:05:21",
         "Tracked for": "5m 20s",
         "Executions": scenario.upload_execution,
     }
     source = scenario.upload_uri
     assert table_rows(result.lines, "Items") == [[source, "FINISHED", ""]]
     assert table_rows(result.lines, "History") == [
-        ["1", "2026-01-05 09:00:00", "SUBMITTED", "poll", f"status - -> SUBMITTED\nitem {source} - -> NOT_STARTED"],
+        ["1", "2026-01-05 09:00:01", "SUBMITTED", "poll", f"status - -> SUBMITTED\nitem {source} - -> NOT_STARTED"],
         [
             "2",
-            "2026-01-05 09:00:20",
+            "2026-01-05 09:00:21",
             "IN_PROGRESS",
             "event",
             f"status SUBMITTED -> IN_PROGRESS\nitem {source} NOT_STARTED -> IN_PROGRESS",
         ],
         [
             "3",
-            "2026-01-05 09:05:20",
+            "2026-01-05 09:05:21",
             "COMPLETED",
             "event",
             f"status IN_PROGRESS -> COMPLETED\nitem {source} IN_PROGRESS -> FINISHED",
         ],
     ]
     assert table_rows(result.lines, "Timeline") == [
-        ["SUBMITTED", "2026-01-05 09:00:00", "2026-01-05 09:00:20", "20s"],
-        ["IN_PROGRESS", "2026-01-05 09:00:20", "2026-01-05 09:05:20", "5m 00s"],
-        ["COMPLETED", "2026-01-05 09:05:20", "", ""],
+        ["SUBMITTED", "2026-01-05 09:00:01", "2026-01-05 09:00:21", "20s"],
+        ["IN_PROGRESS", "2026-01-05 09:00:21", "2026-01-05 09:05:21", "5m 00s"],
+        ["COMPLETED", "2026-01-05 09:05:21", "", ""],
     ]
 
 
@@ -220,36 +231,36 @@ def test_show_a_failed_variant_import_with_the_item_message_observed_by_polls(sc
         "Job": f"VARIANT_IMPORT {VARIANT_JOB}",
         "Status": "FAILED",
         "Message": "VCF header is malformed",
-        "Created": "2026-01-05 09:05:20",
-        "Completed": "2026-01-05 09:15:30",  # HealthOmics' end; the tracker saw it at the next poll
-        "First seen": "2026-01-05 09:05:20",
-        "Last change": "2026-01-05 09:20:15",
+        "Created": "2026-01-05 09:05:21",  # 09:05:21.5, printed to the second
+        "Completed": "2026-01-05 09:15:31",  # HealthOmics' end; the tracker saw it at the next poll
+        "First seen": "2026-01-05 09:05:21",
+        "Last change": "2026-01-05 09:20:16",
         "Tracked for": "14m 55s",
         "Executions": "follow-variant",
     }
     vcf = "s3://my-genomes/cohort.vcf.gz"
     assert table_rows(result.lines, "Items") == [[vcf, "FAILED", "VCF header is malformed"]]
     assert table_rows(result.lines, "History") == [
-        ["1", "2026-01-05 09:05:20", "SUBMITTED", "poll", f"status - -> SUBMITTED\nitem {vcf} - -> SUBMITTED"],
+        ["1", "2026-01-05 09:05:21", "SUBMITTED", "poll", f"status - -> SUBMITTED\nitem {vcf} - -> SUBMITTED"],
         [
             "2",
-            "2026-01-05 09:05:47",
+            "2026-01-05 09:05:48",
             "IN_PROGRESS",
             "poll",
             f"status SUBMITTED -> IN_PROGRESS\nitem {vcf} SUBMITTED -> IN_PROGRESS",
         ],
         [
             "3",
-            "2026-01-05 09:20:15",
+            "2026-01-05 09:20:16",
             "FAILED",
             "poll",
             f"status IN_PROGRESS -> FAILED\nitem {vcf} IN_PROGRESS -> FAILED",
         ],
     ]
     assert table_rows(result.lines, "Timeline") == [
-        ["SUBMITTED", "2026-01-05 09:05:20", "2026-01-05 09:05:47", "27s"],
-        ["IN_PROGRESS", "2026-01-05 09:05:47", "2026-01-05 09:20:15", "14m 28s"],
-        ["FAILED", "2026-01-05 09:20:15", "", ""],
+        ["SUBMITTED", "2026-01-05 09:05:21", "2026-01-05 09:05:48", "27s"],
+        ["IN_PROGRESS", "2026-01-05 09:05:48", "2026-01-05 09:20:16", "14m 28s"],
+        ["FAILED", "2026-01-05 09:20:16", "", ""],
     ]
 
 
@@ -260,8 +271,8 @@ def test_show_a_running_job_counts_its_current_status_until_now(scenario: Scenar
     assert header(result.lines)["Tracked for"] == "5m 00s (running)"
     assert table_rows(result.lines, "Items") == [["5555555555", "IN_PROGRESS", ""]]
     assert table_rows(result.lines, "Timeline") == [
-        ["SUBMITTED", "2026-01-05 09:53:35", "2026-01-05 09:53:55", "20s"],
-        ["IN_PROGRESS", "2026-01-05 09:53:55", "now", "4m 40s so far"],
+        ["SUBMITTED", "2026-01-05 09:53:37", "2026-01-05 09:53:57", "20s"],
+        ["IN_PROGRESS", "2026-01-05 09:53:57", "now", "4m 40s so far"],
     ]
 
 
@@ -287,26 +298,31 @@ def test_show_json_has_the_state_the_history_and_the_timeline(scenario: Scenario
     assert json.loads(result.stdout) == {
         "job": VARIANT_JSON,
         "history": [
-            entry(1, "2026-01-05T09:05:20+00:00", "SUBMITTED", "SUBMITTED", "- -> SUBMITTED"),
-            entry(2, "2026-01-05T09:05:47+00:00", "IN_PROGRESS", "IN_PROGRESS", "SUBMITTED -> IN_PROGRESS"),
+            entry(1, "2026-01-05T09:05:21.500000+00:00", "SUBMITTED", "SUBMITTED", "- -> SUBMITTED"),
+            entry(2, "2026-01-05T09:05:48.500000+00:00", "IN_PROGRESS", "IN_PROGRESS", "SUBMITTED -> IN_PROGRESS"),
             entry(
-                3, "2026-01-05T09:20:15+00:00", "FAILED", "FAILED", "IN_PROGRESS -> FAILED", "VCF header is malformed"
+                3,
+                "2026-01-05T09:20:16.500000+00:00",
+                "FAILED",
+                "FAILED",
+                "IN_PROGRESS -> FAILED",
+                "VCF header is malformed",
             ),
         ],
         "timeline": [
             {
                 "status": "SUBMITTED",
-                "from": "2026-01-05T09:05:20+00:00",
-                "to": "2026-01-05T09:05:47+00:00",
+                "from": "2026-01-05T09:05:21.500000+00:00",
+                "to": "2026-01-05T09:05:48.500000+00:00",
                 "seconds": 27.0,
             },
             {
                 "status": "IN_PROGRESS",
-                "from": "2026-01-05T09:05:47+00:00",
-                "to": "2026-01-05T09:20:15+00:00",
+                "from": "2026-01-05T09:05:48.500000+00:00",
+                "to": "2026-01-05T09:20:16.500000+00:00",
                 "seconds": 868.0,
             },
-            {"status": "FAILED", "from": "2026-01-05T09:20:15+00:00", "to": "", "seconds": None},
+            {"status": "FAILED", "from": "2026-01-05T09:20:16.500000+00:00", "to": "", "seconds": None},
         ],
     }
 
@@ -380,7 +396,7 @@ def test_failures_lists_failed_executions_and_the_queued_messages_with_causes(sc
 
     assert result.code == 0
     assert result.lines == [
-        "Failed executions started since 2025-12-29 09:58:35 (UTC): 2",
+        "Failed executions started since 2025-12-29 09:58:37 (UTC): 2",
         "",
         f"FAILED  {stopped('follow-missing')}  follow-missing",
         "  Error     JobNotFound",
@@ -398,7 +414,7 @@ def test_failures_lists_failed_executions_and_the_queued_messages_with_causes(sc
         "  Cause     RESOURCE_NOT_FOUND: Function not found",
         f"  Concerns  READ_SET_EXPORT {EXPORT_JOB} (store 2222222222)",
         "",
-        "UploadFailure  2026-01-05 09:53:35  invocation record",
+        "UploadFailure  2026-01-05 09:53:37  invocation record",  # its third attempt, 3 min after 09:50:37
         "  Cause     Runtime.ExitError: exit status 1 (RetriesExhausted after 3 attempts)",
         f"  Concerns  {scenario.broken_upload_uri}",
     ]
@@ -418,7 +434,7 @@ def test_failures_json(scenario: Scenario) -> None:
     for message in document["queueMessages"]:
         assert message.pop("messageId")
     assert document == {
-        "since": "2026-01-05T08:58:35+00:00",
+        "since": "2026-01-05T08:58:37+00:00",
         "executions": [
             {
                 "name": "follow-missing",
@@ -451,7 +467,7 @@ def test_failures_json(scenario: Scenario) -> None:
             },
             {
                 "queue": "UploadFailure",
-                "time": "2026-01-05T09:53:35.000Z",
+                "time": "2026-01-05T09:53:37.000Z",
                 "kind": "invocation record",
                 "cause": "Runtime.ExitError: exit status 1 (RetriesExhausted after 3 attempts)",
                 "concerns": scenario.broken_upload_uri,
@@ -477,11 +493,11 @@ def test_watch_a_completed_job_prints_its_changes_and_exits_0(scenario: Scenario
     assert result.code == 0
     assert result.lines == [
         f"Watching READ_SET_EXPORT {EXPORT_JOB} (store 2222222222) (Ctrl-C to stop)",
-        "2026-01-05 09:20:15  #1  SUBMITTED  items 0/2  by poll  status - -> SUBMITTED; "
+        "2026-01-05 09:20:16  #1  SUBMITTED  items 0/2  by poll  status - -> SUBMITTED; "
         "item 3333333333 - -> NOT_STARTED; item 4444444444 - -> NOT_STARTED",
-        "2026-01-05 09:20:35  #2  IN_PROGRESS  items 0/2  by event  status SUBMITTED -> IN_PROGRESS; "
+        "2026-01-05 09:20:36  #2  IN_PROGRESS  items 0/2  by event  status SUBMITTED -> IN_PROGRESS; "
         "item 3333333333 NOT_STARTED -> IN_PROGRESS; item 4444444444 NOT_STARTED -> IN_PROGRESS",
-        "2026-01-05 09:50:35  #3  COMPLETED  items 2/2  by event  status IN_PROGRESS -> COMPLETED; "
+        "2026-01-05 09:50:36  #3  COMPLETED  items 2/2  by event  status IN_PROGRESS -> COMPLETED; "
         "item 3333333333 IN_PROGRESS -> FINISHED; item 4444444444 IN_PROGRESS -> FINISHED",
         f"READ_SET_EXPORT {EXPORT_JOB} (store 2222222222) ended COMPLETED",
     ]
@@ -537,11 +553,11 @@ def test_watch_follows_a_running_job_to_its_end(scenario: Scenario) -> None:
     assert result.code == 0
     assert result.lines == [
         f"Watching READ_SET_EXPORT {RUNNING_JOB} (store 2222222222) (Ctrl-C to stop)",
-        "2026-01-05 09:53:35  #1  SUBMITTED  items 0/1  by poll  status - -> SUBMITTED; "
+        "2026-01-05 09:53:37  #1  SUBMITTED  items 0/1  by poll  status - -> SUBMITTED; "
         "item 5555555555 - -> NOT_STARTED",
-        "2026-01-05 09:53:55  #2  IN_PROGRESS  items 0/1  by event  status SUBMITTED -> IN_PROGRESS; "
+        "2026-01-05 09:53:57  #2  IN_PROGRESS  items 0/1  by event  status SUBMITTED -> IN_PROGRESS; "
         "item 5555555555 NOT_STARTED -> IN_PROGRESS",
-        "2026-01-05 10:53:55  #3  COMPLETED  items 1/1  by event  status IN_PROGRESS -> COMPLETED; "
+        "2026-01-05 10:53:57  #3  COMPLETED  items 1/1  by event  status IN_PROGRESS -> COMPLETED; "
         "item 5555555555 IN_PROGRESS -> FINISHED",
         f"READ_SET_EXPORT {RUNNING_JOB} (store 2222222222) ended COMPLETED",
     ]

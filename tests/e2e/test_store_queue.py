@@ -192,6 +192,7 @@ def test_request_waiting_longer_than_one_execution_keeps_its_place_across_hand_o
     console = outside_import(cloud, hours=3)
     cloud.upload("references/first.fa")
     [first] = cloud.wait_for_executions(1)
+    wait_until_time_moves(cloud)  # the second arrives later (the same moment would make them equals)
     cloud.upload("references/second.fa")
     cloud.wait_for_executions(2)
     cloud.drain(timeout=600)
