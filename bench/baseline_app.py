@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import aws_cdk as cdk
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
@@ -27,6 +28,12 @@ class ClassicPollerStack(cdk.Stack):
             runtime=lambda_.Runtime.PYTHON_3_14,
             handler="handler.handler",
             code=lambda_.Code.from_asset(str(Path(__file__).parent / "classic_poller_lambda")),
+        )
+        get_status.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["omics:GetReadSetExportJob", "omics:GetVariantImportJob", "omics:GetReferenceImportJob"],
+                resources=["*"],
+            )
         )
         for seconds in WAITS:
             poll = tasks.LambdaInvoke(

@@ -17,6 +17,7 @@ Each state has a small builder below; the retries of every state are in one tabl
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_iam as iam
@@ -344,39 +345,55 @@ class TrackerWorkflow(Construct):
     def _wait_for_turn(self, take_turn: sfn.IChainable) -> sfn.IChainable:
         """Park on the request's queue entry until the queue wakes it (its import started or ended) or the
         wait runs out. The condition closes the race with a change made since TakeTurn read the entry."""
-        wait = _with_retries(
+        return self._park(
+            "WaitForTurn",
+            "Park until the store's queue moves for this request, or waitSeconds run out",
+            wait_seconds=turn_field("wait_seconds"),
+            key=(turn_field("entry_pk"), sfn.JsonPath.string_at(turn_field("entry_sk"))),
+            condition="turnVersion = :version",
+            values={":version": {"N": sfn.JsonPath.format("{}", sfn.JsonPath.string_at(turn_field("turn_version")))}},
+            then=take_turn,
+        ).next(take_turn)
+
+    def _park(
+        self,
+        name: str,
+        comment: str,
+        wait_seconds: str,
+        key: tuple[str, str],
+        condition: str,
+        values: dict[str, Any],
+        then: sfn.IChainable,
+    ) -> sfn.TaskStateBase:
+        """Write the execution's task token where its waker finds it and wait for the wake, at most `wait_seconds`
+        (a path). The write is conditional: if what the execution last read has changed since, the condition
+        fails. Timed out or failed, the execution goes on to `then` at once."""
+        partition, sort = key
+        park = _with_retries(
             tasks.CallAwsService(
                 self,
-                "WaitForTurn",
-                comment="Park until the store's queue moves for this request, or waitSeconds run out",
+                name,
+                comment=comment,
                 service="dynamodb",
                 action="updateItem",
                 iam_action="dynamodb:UpdateItem",
                 iam_resources=[self._storage.history.table_arn],
                 integration_pattern=sfn.IntegrationPattern.WAIT_FOR_TASK_TOKEN,
-                task_timeout=sfn.Timeout.at(turn_field("wait_seconds")),
+                task_timeout=sfn.Timeout.at(wait_seconds),
                 parameters={
                     "TableName": self._storage.history.table_name,
-                    "Key": {
-                        Table.PK: {"S": sfn.JsonPath.string_at(turn_field("entry_pk"))},
-                        Table.SK: {"S": sfn.JsonPath.string_at(turn_field("entry_sk"))},
-                    },
+                    "Key": {Table.PK: {"S": sfn.JsonPath.string_at(partition)}, Table.SK: {"S": sort}},
                     "UpdateExpression": f"SET {Table.WAIT_TOKEN} = :token",
-                    "ConditionExpression": "turnVersion = :version",
-                    "ExpressionAttributeValues": {
-                        ":token": {"S": sfn.JsonPath.task_token},
-                        ":version": {
-                            "N": sfn.JsonPath.format("{}", sfn.JsonPath.string_at(turn_field("turn_version")))
-                        },
-                    },
+                    "ConditionExpression": condition,
+                    "ExpressionAttributeValues": {":token": {"S": sfn.JsonPath.task_token}, **values},
                 },
                 result_path="$.wake",
             )
         )
-        wait.add_catch(
-            take_turn, errors=["States.Timeout", "DynamoDb.ConditionalCheckFailedException"], result_path="$.wake"
+        park.add_catch(
+            then, errors=["States.Timeout", "DynamoDb.ConditionalCheckFailedException"], result_path="$.wake"
         )
-        return wait.next(take_turn)
+        return park
 
     def _poll(self) -> sfn.TaskStateBase:
         poll = _with_retries(
@@ -409,43 +426,21 @@ class TrackerWorkflow(Construct):
 
         The task token is kept with the job's STATE item, where the JobEvents function finds it when a
         status event is recorded. The condition closes the race with an event recorded between the poll
-        and this write: then the history has moved on, the write fails, and the job is polled at once.
+        and this write: then the history has moved on, the write fails, and the job is polled at once
+        (as it is when the backoff runs out).
         """
-        wait = _with_retries(
-            tasks.CallAwsService(
-                self,
-                "WaitForChangeOrTimeout",
-                comment="Park until a job event wakes the execution or the backoff (TimeoutSecondsPath) runs out",
-                service="dynamodb",
-                action="updateItem",
-                iam_action="dynamodb:UpdateItem",
-                iam_resources=[self._storage.history.table_arn],
-                integration_pattern=sfn.IntegrationPattern.WAIT_FOR_TASK_TOKEN,
-                task_timeout=sfn.Timeout.at(poll_field("wait_seconds")),
-                parameters={
-                    "TableName": self._storage.history.table_name,
-                    "Key": {
-                        Table.PK: {"S": sfn.JsonPath.string_at(poll_field("job_key"))},
-                        Table.SK: {"S": Table.STATE_SK},
-                    },
-                    "UpdateExpression": f"SET {Table.WAIT_TOKEN} = :token",
-                    "ConditionExpression": f"{Table.VERSION} = :version AND {Table.TERMINAL} = :running",
-                    "ExpressionAttributeValues": {
-                        ":token": {"S": sfn.JsonPath.task_token},
-                        ":version": {
-                            "N": sfn.JsonPath.format("{}", sfn.JsonPath.string_at(poll_field("history_version")))
-                        },
-                        ":running": {"BOOL": False},
-                    },
-                },
-                result_path="$.wake",
-            )
+        return self._park(
+            "WaitForChangeOrTimeout",
+            "Park until a job event wakes the execution or the backoff (TimeoutSecondsPath) runs out",
+            wait_seconds=poll_field("wait_seconds"),
+            key=(poll_field("job_key"), Table.STATE_SK),
+            condition=f"{Table.VERSION} = :version AND {Table.TERMINAL} = :running",
+            values={
+                ":version": {"N": sfn.JsonPath.format("{}", sfn.JsonPath.string_at(poll_field("history_version")))},
+                ":running": {"BOOL": False},
+            },
+            then=poll,
         )
-        # Timed out: the backoff ran out; condition failed: the history moved since the poll. Poll now.
-        wait.add_catch(
-            poll, errors=["States.Timeout", "DynamoDb.ConditionalCheckFailedException"], result_path="$.wake"
-        )
-        return wait
 
     def _continue_as_new(self, state_machine_name: str) -> sfn.IChainable:
         """Hand a long job to a fresh execution before this one nears the history-event limit. The name is

@@ -9,7 +9,7 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, cast
 from unittest import mock
@@ -21,11 +21,10 @@ from aws_lambda_powertools.metrics.provider.cloudwatch_emf import cloudwatch as 
 from boto3.dynamodb.types import TypeDeserializer
 from moto import mock_aws
 from moto.awslambda.models import lambda_backends
-from moto.stepfunctions.parser.api import ExecutionStatus
 from moto.stepfunctions.parser.models import stepfunctions_parser_backends
 
-from localcloud import iam, patches, stack_registry
-from localcloud.clock import Clock, ScaledClock, SimClock
+from localcloud import concurrency, iam, patches, stack_registry
+from localcloud.clock import Clock, ScaledClock, SimClock, TurnClock
 from localcloud.deploy import (
     ACCOUNT,
     REGION,
@@ -37,6 +36,8 @@ from localcloud.deploy import (
     iam_policies,
     stream_mappings,
 )
+from localcloud.event_source import StatusEventSource
+from localcloud.executions import RunningExecutions
 from localcloud.lambda_runtime import InProcessLambdaRuntime
 from localcloud.omics import OmicsSimulator
 from localcloud.streams import StreamPoller
@@ -110,9 +111,22 @@ class LocalCloud:
         self.stack_name = stack_name
         # None: the discrete-event SimClock (tests, the demo); a number: wall time that many times faster
         # (`make local`, so a person can watch jobs move).
-        self.clock: Clock = SimClock(actors=self._actors) if speed is None else ScaledClock(speed)
+        # (The SimClock is a TurnClock: actors act one at a time, in the same order on every run.)
+        self.clock: Clock = TurnClock() if speed is None else ScaledClock(speed)
+        turns = self.clock if isinstance(self.clock, TurnClock) else None
+        # Whenever an actor stops, the simulated clock looks at once whether time may move.
+        recheck: Callable[[], None] = getattr(self.clock, "recheck", lambda: None)
+        self.running = RunningExecutions(on_end=recheck)  # the RUNNING executions, as moto starts and ends them
         # The simulator only reads now(); its field is annotated SimClock, any Clock does.
         self.omics = OmicsSimulator(cast(SimClock, self.clock), account_id=ACCOUNT, region=REGION)
+        # On the simulated clock one publisher delivers HealthOmics' status events as time reaches them.
+        self.status_events = (
+            StatusEventSource(
+                self.clock, self.omics, lambda: patches.publish_due_events(self.omics, self._deliver), recheck
+            )
+            if isinstance(self.clock, TurnClock)
+            else None
+        )
         if existing_reference_store:  # the account's reference store (by this name), there before the deploy
             self.omics.create_reference_store(existing_reference_store)
         self.lambdas = InProcessLambdaRuntime(
@@ -120,14 +134,20 @@ class LocalCloud:
             environment_overrides=dict(LOCAL_LAMBDA_ENVIRONMENT),
             sleep=self.clock.sleep,
             now=self.clock.now,
+            on_finished=recheck,
+            turns=turns,
         )
         self.streams = StreamPoller(
             invoke=self._invoke_function,
             sleep=self.clock.sleep,
             now=self.clock.now,
+            on_idle=recheck,
+            turns=turns,
         )
+        self._clients: dict[str, Any] = {}
         self._exit = contextlib.ExitStack()
         self.dynamodb_faults = _dynamodb_faults  # armed by tests: DynamoDbFault(operation, code, when)
+        self.dynamodb_requests: list[patches.DynamoDbRequest] = []  # every request answered, in order
         self.deployment: Deployment
 
     # ---- lifecycle -------------------------------------------------------------------------
@@ -146,7 +166,12 @@ class LocalCloud:
         self._exit.enter_context(mock_aws(config={"stepfunctions": {"execute_state_machine": True}}))
         # Executions deliver due aws.omics events without waiting for their targets in real time: a target may
         # itself wait on the simulated clock (a call-budget slot), which moves only while every actor waits.
-        self._exit.enter_context(patches.applied(self.clock, self.lambdas, self.omics, self._deliver, self.streams))
+        self._exit.enter_context(
+            patches.applied(self.clock, self.lambdas, self.omics, self._deliver, self.streams, self.dynamodb_requests)
+        )
+        self._exit.enter_context(concurrency.applied(self.clock, self.running, self.streams, self.status_events))
+        if self.status_events is not None:
+            self._exit.callback(self.status_events.close)
         # No CloudWatch here: the handlers' metrics (EMF lines Powertools prints) are kept, not printed.
         self.metrics: list[dict[str, Any]] = []
         for module in (emf, metrics_base):  # Metrics flushes through one, single_metric through the other
@@ -167,6 +192,8 @@ class LocalCloud:
         try:
             self.drain()
         finally:
+            if isinstance(self.clock, TurnClock):
+                self.clock.close()
             self._exit.close()
 
     def drain(self, timeout: float = 60) -> None:
@@ -176,23 +203,23 @@ class LocalCloud:
         while time.monotonic() < deadline:
             self.lambdas.wait_idle(timeout=max(deadline - time.monotonic(), 0.1))
             self.streams.wait_idle(timeout=max(deadline - time.monotonic(), 0.1))
-            backend = stepfunctions_parser_backends[ACCOUNT][REGION]
-            running = [execution.exec_arn for execution in backend._get_executions(ExecutionStatus.RUNNING)]
-            if not running:
+            if not len(self.running):
                 return
-            for execution_arn in running:
-                with contextlib.suppress(TimeoutError):
-                    self.wait(execution_arn, timeout=max(deadline - time.monotonic(), 0.1))
+            self.running.wait_until_none(timeout=max(deadline - time.monotonic(), 0.1))
+
+    @contextlib.contextmanager
+    def at_one_moment(self) -> Iterator[None]:
+        """What the caller does inside (e.g. start many executions) happens at one simulated moment, before any
+        execution acts: the caller takes a turn on the clock, so time cannot move meanwhile."""
+        with self.clock.acting() if isinstance(self.clock, TurnClock) else contextlib.nullcontext():
+            yield
 
     def deploy_stack(self, cdk_out: Path, stack_name: str) -> Deployment:
-        """Deploy another synthesized stack next to the tracker (the benchmark's baseline)."""
-        return deploy(cdk_out, stack_name, self.omics)
-
-    def _actors(self) -> int:
-        """Who may still act before simulated time moves: running executions and async invocations."""
-        backend = stepfunctions_parser_backends[ACCOUNT][REGION]
-        running = len(backend._get_executions(ExecutionStatus.RUNNING))
-        return running + self.lambdas.in_flight + self.streams.in_flight
+        """Deploy another synthesized stack next to the tracker (the benchmark's baseline); its roles' policies are
+        checked like the tracker's."""
+        deployment = deploy(cdk_out, stack_name, self.omics)
+        self.policies.by_role.update(iam_policies(deployment).by_role)
+        return deployment
 
     def _invoke_function(self, name: str, payload: dict[str, Any]) -> tuple[str, bool]:
         """A synchronous invocation by name (what a stream mapping does with each batch)."""
@@ -224,7 +251,7 @@ class LocalCloud:
         clock_module = importlib.import_module("tracker.clock")
         self._exit.enter_context(mock.patch.object(clock_module, "utc_now", self.clock.now))
         # A handler waiting for its slot in the HealthOmics call budget waits on the same clock.
-        self._exit.enter_context(mock.patch.object(clock_module, "sleep", self.clock.sleep))
+        self._exit.enter_context(mock.patch.object(clock_module, "sleep", self.lambdas.handler_sleep(self.clock.sleep)))
         if self._on_cold_start is not None:
             self._on_cold_start()
 
@@ -268,13 +295,13 @@ class LocalCloud:
 
     def start_execution(self, execution_input: dict[str, Any], name: str | None = None) -> str:
         kwargs = {"name": name} if name else {}
-        response = boto3.client("stepfunctions", region_name=REGION).start_execution(
+        response = self._client("stepfunctions").start_execution(
             stateMachineArn=self.state_machine_arn, input=json.dumps(execution_input), **kwargs
         )
         return str(response["executionArn"])
 
     def executions(self) -> list[dict[str, Any]]:
-        pages = boto3.client("stepfunctions", region_name=REGION).get_paginator("list_executions")
+        pages = self._client("stepfunctions").get_paginator("list_executions")
         return [e for page in pages.paginate(stateMachineArn=self.state_machine_arn) for e in page["executions"]]
 
     def wait_for_executions(self, count: int, timeout: float = 30) -> list[dict[str, Any]]:
@@ -289,14 +316,25 @@ class LocalCloud:
 
     def wait(self, execution_arn: str, timeout: float = 60) -> dict[str, Any]:
         """Wait (real time; the simulated clock runs far faster) until the execution ends."""
-        sfn = boto3.client("stepfunctions", region_name=REGION)
+        sfn = self._client("stepfunctions")
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             described = sfn.describe_execution(executionArn=execution_arn)
             if described["status"] in TERMINAL_EXECUTION:
+                if isinstance(self.clock, TurnClock):
+                    self.clock.settle()  # and what its end set off at that moment (stream records...) has run
                 return dict(described)
-            time.sleep(0.02)
+            if execution_arn in self.running:  # its end is reported the moment moto sets the final status
+                self.running.wait_until_ended(execution_arn, timeout=min(max(deadline - time.monotonic(), 0), 1))
+            else:  # listed, not started yet
+                time.sleep(0.005)
         raise TimeoutError(f"{execution_arn} still running after {timeout} s")
+
+    def _client(self, service: str) -> Any:
+        """One client per service for the cloud's own calls (a new one each call costs more than the call)."""
+        if service not in self._clients:
+            self._clients[service] = boto3.client(service, region_name=REGION)
+        return self._clients[service]
 
     @staticmethod
     def _deliver(event: dict[str, Any]) -> None:
@@ -308,8 +346,29 @@ class LocalCloud:
         self.lambdas.wait_idle()
 
     def events(self, execution_arn: str) -> list[dict[str, Any]]:
-        sfn = boto3.client("stepfunctions", region_name=REGION)
+        sfn = self._client("stepfunctions")
         return list(sfn.get_execution_history(executionArn=execution_arn, maxResults=1000)["events"])
+
+    def execution_statuses(self, state_machine_arn: str | None = None) -> dict[str, str]:
+        """Each execution's status by ARN (of the tracker's state machine unless told), read from Step Functions'
+        backend: listing and describing thousands through the API costs more than running them did."""
+        wanted = state_machine_arn or self.state_machine_arn
+        backend = stepfunctions_parser_backends[ACCOUNT][REGION]
+        return {
+            execution.exec_arn: str(execution.status)  # type: ignore[attr-defined]
+            for state_machine in backend.state_machines
+            if state_machine.arn == wanted
+            for execution in state_machine.executions
+        }
+
+    def event_types(self, execution_arn: str) -> list[str]:
+        """The type of each event of the execution's history, read in place (the API, and even the backend's
+        history call, copy every event first: more work than running the execution was, for thousands)."""
+        backend = stepfunctions_parser_backends[ACCOUNT][REGION]
+        execution: Any = backend.describe_execution(execution_arn)
+        if execution.exec_worker is None or execution.exec_worker.env is None:
+            return []
+        return [str(event["type"]) for event in execution.exec_worker.env.event_manager._history_event_list]
 
     def states_entered(self, execution_arn: str) -> list[str]:
         return [

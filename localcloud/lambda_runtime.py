@@ -74,10 +74,67 @@ class AsyncConfig:
 ASYNC_RETRY_WAITS = (60.0, 120.0)
 
 
+class _HandlerTurn:
+    """One handler runs at a time, as in a Lambda execution environment (one invocation each at a time).
+
+    The handlers of every invocation share one set of modules here, so their module-level objects (Powertools'
+    Metrics and Logger keys, clients' caches) are shared too; run concurrently on threads, one invocation's
+    flush cleared another's metrics between its check and its serialization (SchemaValidationError "Must
+    contain at least one metric", failing the execution) and log keys leaked across jobs. A handler gives its
+    turn up while it sleeps on the simulated clock (a call-budget wait), so time can move. Reentrant: a
+    handler may invoke another function synchronously on its own thread (CDK's provider framework)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._owner: int | None = None
+        self._depth = 0
+        # What this thread's handler slept so far: (real seconds, simulated seconds), for its billed duration.
+        self.slept = threading.local()
+
+    def __enter__(self) -> None:
+        me = threading.get_ident()
+        if self._owner == me:
+            self._depth += 1
+            return
+        self._lock.acquire()
+        self._owner, self._depth = me, 1
+
+    def __exit__(self, *_: object) -> None:
+        self._depth -= 1
+        if self._depth == 0:
+            self._owner = None
+            self._lock.release()
+
+    def sleeping(self, sleep: Callable[[float], None]) -> Callable[[float], None]:
+        """`sleep`, giving the turn up meanwhile if this thread holds it."""
+
+        def sleep_without_turn(seconds: float) -> None:
+            started = time.perf_counter()
+            me = threading.get_ident()
+            try:
+                if self._owner != me:
+                    sleep(seconds)
+                    return
+                depth = self._depth
+                self._owner, self._depth = None, 0
+                self._lock.release()
+                try:
+                    sleep(seconds)
+                finally:
+                    self._lock.acquire()
+                    self._owner, self._depth = me, depth
+            finally:
+                slept = getattr(self.slept, "seconds", (0.0, 0.0))
+                self.slept.seconds = (slept[0] + time.perf_counter() - started, slept[1] + seconds)
+
+        return sleep_without_turn
+
+
 @dataclass
 class InProcessLambdaRuntime:
     faults: list[InvocationFault] = field(default_factory=list)
     invocations: list[str] = field(default_factory=list)
+    durations: list[tuple[str, int, float]] = field(default_factory=list)  # (function, memory MB, seconds)
     async_failures: list[tuple[str, Any, str]] = field(default_factory=list)
     async_results: list[tuple[str, Any]] = field(default_factory=list)  # (function, what it returned)
     async_configs: dict[str, AsyncConfig] = field(default_factory=dict)  # by function name
@@ -85,16 +142,26 @@ class InProcessLambdaRuntime:
     sleep: Callable[[float], None] = time.sleep
     now: Callable[[], datetime] = lambda: datetime.now(UTC)
     environment_overrides: dict[str, str] = field(default_factory=dict)
+    # Told when an asynchronous invocation ends: one actor fewer, so the simulated clock may move now.
+    on_finished: Callable[[], None] | None = None
+    # A TurnClock: each asynchronous invocation is one of its actors (queued when the event is accepted).
+    turns: Any = None
     _handlers: dict[tuple[str, str], Callable[..., Any]] = field(default_factory=dict)
     _in_flight: int = 0
     _idle: threading.Condition = field(default_factory=threading.Condition)
+    _turn: _HandlerTurn = field(default_factory=_HandlerTurn)
 
     def invoke_async(self, function: Any, payload: Any) -> None:
         """An asynchronous invocation (EventBridge → Lambda): runs on its own thread; failures are kept."""
         self.add_in_flight(1)
-        threading.Thread(target=self._run_async, args=(function, payload), daemon=True).start()
+        actor = self.turns.actor(f"async {function.function_name}") if self.turns is not None else None
+        threading.Thread(target=self._run_async, args=(function, payload, actor), daemon=True).start()
 
-    def _run_async(self, function: Any, payload: Any) -> None:
+    def _run_async(self, function: Any, payload: Any, actor: Any = None) -> None:
+        with self.turns.turn(actor) if actor is not None else contextlib.nullcontext():
+            self._handle_async(function, payload)
+
+    def _handle_async(self, function: Any, payload: Any) -> None:
         """Lambda's asynchronous handling: the first attempt, the configured retries with Lambda's waits,
         then the on-failure destination gets the invocation record."""
         config = self.async_configs.get(function.function_name, AsyncConfig())
@@ -118,6 +185,8 @@ class InProcessLambdaRuntime:
         with self._idle:
             self._in_flight += count
             self._idle.notify_all()
+        if count < 0 and self.on_finished is not None:
+            self.on_finished()
 
     def _send_to_destination(self, queue: str, function: Any, payload: Any, error: str, attempts: int) -> None:
         """The invocation record Lambda sends to an on-failure destination (Lambda developer guide)."""
@@ -158,16 +227,26 @@ class InProcessLambdaRuntime:
         fault = self._fault_for(name, before_handler=True)
         if fault is not None:
             return self._error(fault.error_type, fault.message, "", context), True, ""
+        started, self._turn.slept.seconds = time.perf_counter(), (0.0, 0.0)
         try:
             handler = self._handler(function)
-            with iam.acting_as(function.role):  # its calls are made with the function's role
+            with self._turn, iam.acting_as(function.role):  # its calls are made with the function's role
                 result = handler(payload, context)
         except Exception as error:  # the Lambda runtime's error envelope
             return self._error(type(error).__name__, str(error), traceback.format_exc(), context), True, ""
+        finally:
+            # Billed: the handler's own time here, plus what it slept on the simulated clock (a budget wait).
+            slept_real, slept_simulated = self._turn.slept.seconds
+            busy = time.perf_counter() - started - slept_real
+            self.durations.append((name, int(function.memory_size or 128), busy + slept_simulated))
         fault = self._fault_for(name, before_handler=False)
         if fault is not None:
             return self._error(fault.error_type, fault.message, "", context), True, ""
         return json.dumps(result), False, ""
+
+    def handler_sleep(self, sleep: Callable[[float], None]) -> Callable[[float], None]:
+        """How a handler sleeps: `sleep`, letting other handlers run meanwhile."""
+        return self._turn.sleeping(sleep)
 
     def _fault_for(self, name: str, before_handler: bool) -> InvocationFault | None:
         with _lock:

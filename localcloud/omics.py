@@ -26,6 +26,7 @@ in a test's script, never an HTTP error that a retry could hide.
 
 from __future__ import annotations
 
+import collections
 import copy
 import functools
 import importlib
@@ -283,6 +284,9 @@ class OmicsSimulator:
     calls: list[tuple[str, datetime]] = field(default_factory=list)  # every request
     accepted: list[tuple[str, datetime]] = field(default_factory=list)  # requests within the rate limits
     throttled: list[tuple[str, datetime]] = field(default_factory=list)
+    # The first moment a Get answered each job's terminal status: when a poller learned the job ended.
+    end_seen_by_get: dict[str, datetime] = field(default_factory=dict)
+    _recent: dict[str, collections.deque[datetime]] = field(default_factory=dict)  # accepted, last second
     # aws.omics status events: "all" delivered once each, "none" (all lost), or "duplicated" (each twice)
     event_delivery: str = "all"
     _emitted: dict[str, int] = field(default_factory=dict)  # job id -> how many of its statuses were announced
@@ -506,11 +510,16 @@ class OmicsSimulator:
         limit = RATE_LIMITS_PER_SECOND.get(operation)
         if limit is not None:
             now = self.clock.now()
-            recent = [m for name, m in self.accepted if name == operation and now - m < timedelta(seconds=1)]
+            # The operation's calls of the last second (a window per operation: scanning every call ever
+            # accepted made each call cost more than the last).
+            recent = self._recent.setdefault(operation, collections.deque())
+            while recent and now - recent[0] >= timedelta(seconds=1):
+                recent.popleft()
             if len(recent) >= limit:
                 self.throttled.append((operation, now))
                 raise OmicsError("ThrottlingException", f"Rate exceeded: {operation} allows {limit} per second")
             self.accepted.append((operation, now))
+            recent.append(now)
 
     @staticmethod
     def _response(request: AWSPreparedRequest, status: int, body: dict[str, Any], error: str = "") -> AWSResponse:
@@ -699,7 +708,10 @@ class OmicsSimulator:
         job = self.jobs.get(job_id)
         if job is None or job.job_type != spec.name or any(job.ids.get(f.name) != params[f.api_param] for f in ids):
             raise OmicsError("ResourceNotFoundException", f"{spec.name} job {job_id} not found")
-        return self._job_body(spec, operation, job, self.clock.now())
+        body = self._job_body(spec, operation, job, self.clock.now())
+        if body["status"] in TERMINAL_STATUSES:
+            self.end_seen_by_get.setdefault(job_id, self.clock.now())
+        return body
 
     def _job_body(self, spec: JobType, operation: OperationModel, job: Job, now: datetime) -> dict[str, Any]:
         """The Get answer for `job` at `now`."""

@@ -14,7 +14,7 @@ import threading
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from unittest import mock
 from urllib.parse import quote_plus
@@ -95,7 +95,8 @@ def _normalise_response(self: Any, response: Any, boto_service_name: Any = None,
     self._from_boto_response(response, operation.output_shape)
 
 
-_sequencer = itertools.count(0x617F08299329D189)
+_FIRST_SEQUENCER = 0x617F08299329D189
+_sequencer = itertools.count(_FIRST_SEQUENCER)  # counted afresh by each cloud: the same uploads, the same names
 
 
 def _send_event_bridge_message(account_id: str, bucket: Any, event_name: str, key: Any) -> None:
@@ -302,9 +303,27 @@ _DYNAMODB_LOCK = threading.RLock()
 _original_dynamodb_call_action = DynamoHandler.call_action
 
 
-def _atomic_dynamodb_call_action(self: DynamoHandler) -> Any:
-    with _DYNAMODB_LOCK:
-        return _original_dynamodb_call_action(self)
+@dataclass(frozen=True)
+class DynamoDbRequest:
+    """One DynamoDB request as the local cloud answered it: what the benchmark counts (capacity units, the moment
+    a history entry was written)."""
+
+    at: datetime  # simulated
+    action: str  # PutItem, TransactWriteItems, Query...
+    succeeded: bool
+    params: dict[str, Any]  # the request, as moto parsed it
+    response_bytes: int
+
+
+def _atomic_dynamodb_call_action(clock: Clock, ledger: list[DynamoDbRequest]) -> Callable[[DynamoHandler], Any]:
+    def call_action(self: DynamoHandler) -> Any:
+        with _DYNAMODB_LOCK:
+            status, headers, body = _original_dynamodb_call_action(self)
+            action = self._get_action()
+            ledger.append(DynamoDbRequest(clock.now(), action, int(status) < 300, self.body, len(body or "")))
+            return status, headers, body
+
+    return call_action
 
 
 @contextlib.contextmanager
@@ -314,7 +333,10 @@ def applied(
     omics: OmicsSimulator,
     publish: Callable[[dict[str, Any]], None],
     streams: StreamPoller,
+    dynamodb_requests: list[DynamoDbRequest],
 ) -> Iterator[None]:
+    global _sequencer
+    _sequencer = itertools.count(_FIRST_SEQUENCER)
     clock_time = _ClockTime(clock)
     patches: list[contextlib.AbstractContextManager[Any]] = [
         mock.patch.object(wait_function.WaitFunction, "_wait_interval", _patched_wait_interval(clock)),
@@ -331,7 +353,7 @@ def applied(
         mock.patch.object(EventManager, "add_event", _add_event),
         mock.patch.object(ExecutionWorker, "_execution_logic", _execution_logic),
         mock.patch.object(StreamShard, "add", _stream_add(streams)),
-        mock.patch.object(DynamoHandler, "call_action", _atomic_dynamodb_call_action),
+        mock.patch.object(DynamoHandler, "call_action", _atomic_dynamodb_call_action(clock, dynamodb_requests)),
     ]
     with contextlib.ExitStack() as stack:
         for patch in patches:

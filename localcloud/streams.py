@@ -10,6 +10,8 @@ stream retries; here it doubles from one (simulated) second, capped at a minute.
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import json
 import threading
 from collections import deque
@@ -51,8 +53,13 @@ class StreamPoller:
         invoke: Callable[[str, dict[str, Any]], tuple[str, bool]],
         sleep: Callable[[float], None],
         now: Callable[[], datetime],
+        on_idle: Callable[[], None] = lambda: None,
+        turns: Any = None,
     ) -> None:
         self._invoke, self._sleep, self._now = invoke, sleep, now
+        self._on_idle = on_idle  # a worker delivered all it had: one actor fewer, the simulated clock may move
+        self._turns = turns  # a TurnClock: a worker with records is one of its actors
+        self._actors: dict[str, Any] = {}  # by function name, while its worker has records
         self._mappings: list[StreamMapping] = []
         self._queues: dict[str, deque[dict[str, Any]]] = {}
         self._ready = threading.Condition()
@@ -77,6 +84,8 @@ class StreamPoller:
             if mapping.table != table or not _matches(mapping.filters, delivered):
                 continue
             with self._ready:
+                if mapping.function_name not in self._busy and self._turns is not None:
+                    self._actors[mapping.function_name] = self._turns.actor(f"stream {mapping.function_name}")
                 self._busy.add(mapping.function_name)  # the worker has work: one more actor of the clock
                 self._queues[mapping.function_name].append(delivered)
                 self._ready.notify_all()
@@ -98,14 +107,27 @@ class StreamPoller:
         while True:
             with self._ready:
                 self._ready.wait_for(lambda: bool(queue))
+                actor = self._actors.get(mapping.function_name)
+            with self._turns.turn(actor) if actor is not None else contextlib.nullcontext():
+                self._work_off(mapping, queue)
+
+    def _work_off(self, mapping: StreamMapping, queue: deque[dict[str, Any]]) -> None:
+        """Deliver batches until the queue is empty."""
+        idle = False
+        while not idle:
+            with self._ready:
                 batch = [queue.popleft() for _ in range(min(len(queue), mapping.batch_size))]
             try:
                 self._deliver(mapping, batch)
             finally:
                 with self._ready:
-                    if not queue:
+                    idle = not queue
+                    if idle:
                         self._busy.discard(mapping.function_name)
+                        self._actors.pop(mapping.function_name, None)
                         self._ready.notify_all()
+                if idle:
+                    self._on_idle()
 
     def _deliver(self, mapping: StreamMapping, batch: list[dict[str, Any]]) -> None:
         attempts, wait = 0, _RETRY_WAIT_FIRST
@@ -155,7 +177,23 @@ class StreamPoller:
 
 def _matches(filters: list[dict[str, Any]], record: dict[str, Any]) -> bool:
     """Filter criteria use EventBridge's pattern syntax; any one filter that matches lets the record through."""
-    return not filters or any(EventPattern.load(json.dumps(pattern)).matches_event(record) for pattern in filters)  # type: ignore[arg-type]
+    return not filters or any(
+        _pattern(json.dumps(pattern, sort_keys=True)).matches_event(_pruned(record, pattern))
+        for pattern in filters
+    )
+
+
+@functools.lru_cache(maxsize=64)
+def _pattern(text: str) -> EventPattern:
+    return EventPattern.load(text)
+
+
+def _pruned(value: Any, pattern: Any) -> Any:
+    """Only the fields the pattern names: moto's matcher copies the whole record through JSON first, and an item
+    image can be large. What a pattern does not name cannot change whether it matches."""
+    if not isinstance(pattern, dict) or not isinstance(value, dict):
+        return value
+    return {key: _pruned(value[key], pattern[key]) for key in pattern if key in value}
 
 
 def _from_first_failure(batch: list[dict[str, Any]], result: str) -> list[dict[str, Any]]:

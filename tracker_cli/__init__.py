@@ -2,5 +2,5 @@
 
 Thin Typer commands (main), plain typed functions for the queries (jobs, failures) and the inputs
 (starts), AWS access in one place (stack) and the Rich output in another (render). It imports only the
-standard-library contract of the tracker (``tracker.contract``), never the handlers' pydantic code.
+standard-library contract of the tracker (``tracker.contract``), never the handlers' own modules.
 """

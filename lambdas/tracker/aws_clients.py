@@ -28,6 +28,7 @@ def deploy_time_client(service: str) -> Any:
     return boto3.client(service, config=_DEFAULT_CONFIG)
 
 
+@cache  # one budget per container: it remembers which write to try first
 def budgeted_omics(table_name: str, share: float, max_delay_seconds: float) -> BudgetedClient:
     """The omics client within the tracker's account-wide share of HealthOmics' rate limits: a call waits (at
     most `max_delay_seconds`) for its slot; every function's calls draw on the same budget."""

@@ -87,6 +87,9 @@ class CallBudget:
         self._dynamodb = dynamodb
         self._table = table_name
         self._rates = dict(rates)
+        # The tat this container last saw per operation: which write to try first. A queue seen empty is
+        # likely still empty (calls are sparse when events flow), so restart first and spare the failed append.
+        self._seen: dict[str, int] = {}
 
     def acquire(self, operation: str, max_delay_seconds: float) -> float:
         """Waits for the operation's next slot and returns the seconds waited (0 for an operation without
@@ -103,12 +106,15 @@ class CallBudget:
         """Takes the next slot; the seconds from now until it."""
         key = {Table.PK: {"S": f"{BUDGET_PK_PREFIX}{operation}"}, Table.SK: {"S": RATE_SK}}
         interval = rate.interval_microseconds
-        # Under load the queue is seldom empty, so the first try appends to it (one write, no read).
-        queued, tat = True, None
+        # Under load the queue is seldom empty, so without a hint the first try appends (one write, no read).
+        seen, tat = self._seen.get(operation), None
+        queued = seen is None or seen > _microseconds(clock.utc_now())
         for _ in range(MAX_ATTEMPTS):
             now = _microseconds(clock.utc_now())
             latest = now + max(0, math.floor(max_delay_seconds * _PER_SECOND))
             taken, tat = self._append(key, now, latest, interval) if queued else self._restart(key, now, interval)
+            if tat is not None:
+                self._seen[operation] = tat
             if taken and tat is not None:
                 return (tat - interval - now) / _PER_SECOND
             # Not taken: tat is as the failed write found it, and says which write to try next.

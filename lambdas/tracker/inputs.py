@@ -1,4 +1,4 @@
-"""The state machine's input contract: typed models, validation, and the normalised request.
+"""The state machine's input contract: typed records, validation, and the normalised request.
 
 Three shapes are accepted (see README "Starting executions"):
 - start a reference import: ``{"jobType": "REFERENCE_IMPORT", "sources": [...]}``
@@ -12,9 +12,7 @@ import hashlib
 import json
 import re
 import unicodedata
-from typing import Annotated, Any
-
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from typing import Any, ClassVar
 
 from tracker.contract import (
     JOB_TYPES,
@@ -23,6 +21,7 @@ from tracker.contract import (
     REFERENCE_IMPORT,
     InvalidInput,
 )
+from tracker.records import Record, RecordError, spec
 
 # StartReferenceImportJob's sourceFile pattern (botocore omics model), read as Java reads it: '.' matches
 # any character but a line terminator.
@@ -79,15 +78,12 @@ def api_text(text: str, minimum: int = 1, filler: str = "reference") -> str:
     return cleaned
 
 
-def _api_text(value: str) -> str:
-    """Validator: refuse what HealthOmics' name/description/token pattern refuses, naming the character."""
+def _api_text(value: str) -> str | None:
+    """Check: refuse what HealthOmics' name/description/token pattern refuses, naming the character."""
     bad = next((ch for ch in value if unicodedata.category(ch)[0] not in _NAME_CATEGORIES), None)
     if bad is not None:
-        raise ValueError(f"must not contain {unicodedata.name(bad, repr(bad))} (U+{ord(bad):04X})")
-    return value
-
-
-_ApiText = AfterValidator(_api_text)
+        return f"must not contain {unicodedata.name(bad, repr(bad))} (U+{ord(bad):04X})"
+    return None
 
 
 def reference_name_for(key: str) -> str:
@@ -109,34 +105,26 @@ def client_token_for(*parts: Any) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def _reference_import_only(value: str) -> str:
+def _reference_import_only(value: str) -> str | None:
     if value != REFERENCE_IMPORT:
-        raise ValueError(f"only REFERENCE_IMPORT jobs can be started here; to follow a {value} job give its jobId")
-    return value
+        return f"only REFERENCE_IMPORT jobs can be started here; to follow a {value} job give its jobId"
+    return None
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+class _Strict(Record):
+    unknown_fields: ClassVar[str] = "forbid"
 
 
 # Set by the tracker itself when a request continues in a new execution (a long job, or a long wait).
 def _continued_from() -> Any:
-    return Field(default=None, alias="continuedFrom", pattern=r"^arn:[\w-]+:states:.+:execution:.+$")
+    return spec(default=None, key="continuedFrom", pattern=r"^arn:[\w-]+:states:.+:execution:.+$")
 
 
 class ReferenceSource(_Strict):
-    source_file: str = Field(alias="sourceFile")
-    name: Annotated[str, Field(min_length=3, max_length=255), _ApiText] | None = None
-    description: Annotated[str, Field(min_length=1, max_length=255), _ApiText] | None = None
+    source_file: str = spec(key="sourceFile", check=source_file_error)
+    name: str | None = spec(default=None, min_length=3, max_length=255, check=_api_text)
+    description: str | None = spec(default=None, min_length=1, max_length=255, check=_api_text)
     tags: dict[str, str] | None = None
-
-    @field_validator("source_file")
-    @classmethod
-    def _s3_reference_file(cls, value: str) -> str:
-        problem = source_file_error(value)
-        if problem:
-            raise ValueError(problem)
-        return value
 
     def to_api(self) -> dict[str, Any]:
         """The source as StartReferenceImportJob's Step Functions integration takes it (PascalCase)."""
@@ -152,39 +140,24 @@ class ReferenceSource(_Strict):
 
 
 class StartReferenceImport(_Strict):
-    job_type: str = Field(alias="jobType")
-    sources: Annotated[list[ReferenceSource], Field(min_length=1, max_length=100)]
-    reference_store_id: str | None = Field(default=None, alias="referenceStoreId", pattern=NUMERIC_ID.pattern)
-    client_token: Annotated[str, Field(min_length=1, max_length=127), _ApiText] | None = Field(
-        default=None, alias="clientToken"
-    )
+    job_type: str = spec(key="jobType", check=_reference_import_only)
+    sources: list[ReferenceSource] = spec(min_length=1, max_length=100)
+    reference_store_id: str | None = spec(default=None, key="referenceStoreId", pattern=NUMERIC_ID.pattern)
+    client_token: str | None = spec(default=None, key="clientToken", min_length=1, max_length=127, check=_api_text)
     continued_from: str | None = _continued_from()
-
-    _starts_reference_imports = field_validator("job_type")(lambda value: _reference_import_only(value))
 
 
 class S3Upload(_Strict):
-    bucket: Annotated[str, Field(min_length=3, max_length=63)]
-    key: Annotated[str, Field(min_length=1, max_length=1024)]
-    sequencer: Annotated[str, Field(min_length=1)]
+    bucket: str = spec(min_length=3, max_length=63)
+    key: str = spec(min_length=1, max_length=1024, check=reference_file_error)
+    sequencer: str = spec(min_length=1)
     size: int | None = None
     etag: str | None = None
-    version_id: str | None = Field(default=None, alias="versionId")
+    version_id: str | None = spec(default=None, key="versionId")
 
-    @field_validator("key")
-    @classmethod
-    def _reference_file(cls, value: str) -> str:
-        problem = reference_file_error(value)
-        if problem:
-            raise ValueError(problem)
-        return value
-
-    @model_validator(mode="after")
-    def _importable(self) -> S3Upload:
+    def problem(self) -> str | None:
         problem = source_file_error(self.source_file)
-        if problem:
-            raise ValueError(f"key: {problem}")
-        return self
+        return f"key: {problem}" if problem else None
 
     @property
     def source_file(self) -> str:
@@ -192,58 +165,50 @@ class S3Upload(_Strict):
 
 
 class TrackUpload(_Strict):
-    job_type: str = Field(alias="jobType")
-    s3_upload: S3Upload = Field(alias="s3Upload")
-    reference_store_id: str | None = Field(default=None, alias="referenceStoreId", pattern=NUMERIC_ID.pattern)
+    job_type: str = spec(key="jobType", check=_reference_import_only)
+    s3_upload: S3Upload = spec(key="s3Upload")
+    reference_store_id: str | None = spec(default=None, key="referenceStoreId", pattern=NUMERIC_ID.pattern)
     continued_from: str | None = _continued_from()
-
-    _starts_reference_imports = field_validator("job_type")(lambda value: _reference_import_only(value))
 
 
 class CarriedPoll(_Strict):
     """Where the backoff stood when the previous execution handed the job over."""
 
-    unchanged_polls: int = Field(default=0, ge=0, alias="unchangedPolls")
+    unchanged_polls: int = spec(default=0, ge=0, key="unchangedPolls")
 
 
-class FollowJob(_Strict):
+class FollowJob(Record):
     """Follow a job started elsewhere: its type and its ids, by the names the job-type table gives them."""
 
-    # The ids are extra fields, checked against the job type's entry in the table.
-    model_config = ConfigDict(extra="allow", populate_by_name=True)
-
-    job_type: str = Field(alias="jobType")
+    job_type: str = spec(key="jobType")
     continued_from: str | None = _continued_from()
     poll: CarriedPoll | None = None
+    # The ids are the other fields, checked against the job type's entry in the table.
+    given: dict[str, Any] = spec(default_factory=dict, extras=True)
 
-    @model_validator(mode="after")
-    def _ids_for_job_type(self) -> FollowJob:
-        given = dict(self.model_extra or {})
+    def problem(self) -> str | None:
         spec = JOB_TYPES[self.job_type]
-        known = {field.name for other in JOB_TYPES.values() for field in other.ids}
+        known = {id_field.name for other in JOB_TYPES.values() for id_field in other.ids}
         problems = []
-        for field in spec.ids:
-            value = given.get(field.name)
+        for id_field in spec.ids:
+            value = self.given.get(id_field.name)
             if value is None:
                 problems.append(
-                    f"{field.name}: required to follow a {self.job_type} job (for example '{field.example}')"
+                    f"{id_field.name}: required to follow a {self.job_type} job (for example '{id_field.example}')"
                 )
             elif not isinstance(value, str):
-                problems.append(f"{field.name}: Input should be a valid string")
-            elif not field.pattern.match(value):
-                problems.append(f"{field.name}: '{value}' does not match {field.pattern.pattern}")
-        for name in given:
+                problems.append(f"{id_field.name}: Input should be a valid string")
+            elif not id_field.pattern.match(value):
+                problems.append(f"{id_field.name}: '{value}' does not match {id_field.pattern.pattern}")
+        for name in self.given:
             if name not in spec.id_names:
                 problems.append(
                     f"{name}: not used by {self.job_type} jobs" if name in known else f"{name}: unknown field"
                 )
-        if problems:
-            raise ValueError("; ".join(problems))
-        return self
+        return "; ".join(problems) or None
 
     def ids(self) -> dict[str, str]:
-        given = self.model_extra or {}
-        return {name: str(given[name]) for name in JOB_TYPES[self.job_type].id_names}
+        return {name: str(self.given[name]) for name in JOB_TYPES[self.job_type].id_names}
 
 
 _SHAPES: dict[str, type[StartReferenceImport] | type[TrackUpload] | type[FollowJob]] = {
@@ -271,8 +236,8 @@ def parse_request(payload: Any) -> StartReferenceImport | TrackUpload | FollowJo
         )
     model = _SHAPES[present[0]]
     try:
-        return model.model_validate(payload)
-    except ValidationError as error:
+        return model.from_dict(payload)
+    except RecordError as error:
         raise InvalidInput(_describe(error)) from None
 
 
@@ -284,15 +249,15 @@ def _json_type(value: Any) -> str:
     return "null" if value is None else _JSON_TYPES.get(type(value), type(value).__name__)
 
 
-def _describe(error: ValidationError) -> str:
+def _describe(error: RecordError) -> str:
     """Every problem, each naming its field; at most ten, so the cause stays small for any input."""
     problems = []
-    for item in error.errors(include_url=False):
+    for item in error.problems:
         location = ""
-        for part in item["loc"]:
+        for part in item.loc:
             location += f"[{part}]" if isinstance(part, int) else (f".{part}" if location else str(part))
-        message = item["msg"].removeprefix("Value error, ")
-        if item["type"] == "extra_forbidden":
+        message = item.msg.removeprefix("Value error, ")
+        if item.kind == "extra_forbidden":
             message = "unknown field"
         problems.append(f"{location}: {message}" if location else message)
     more = len(problems) - _MAX_PROBLEMS

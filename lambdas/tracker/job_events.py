@@ -13,27 +13,25 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
-from pydantic import BaseModel, ConfigDict, ValidationError
-
 from tracker.contract import JobRef, TrackerError, job_type_for_event
+from tracker.event_bridge import EventBridgeEvent
 from tracker.history import HistoryStore, ObservedBy, Recorded, record
 from tracker.inputs import shown
 from tracker.observability import logger
 from tracker.omics_jobs import JobReader
+from tracker.records import Record, RecordError, spec
 from tracker.status import Snapshot, merge
 
 
-class JobStatusDetail(BaseModel):
+class JobStatusDetail(Record):
     """The detail of a job status-change event; the job's ids are further fields, named by the job-type table."""
 
-    model_config = ConfigDict(extra="allow")
-
     status: str
-    statusMessage: str | None = None
+    status_message: str | None = spec(default=None, key="statusMessage")
+    others: dict[str, Any] = spec(default_factory=dict, extras=True)
 
 
-class JobStatusEvent(EventBridgeModel):
+class JobStatusEvent(EventBridgeEvent):
     detail: JobStatusDetail
 
 
@@ -55,14 +53,14 @@ class EventOutcome:
 def job_from_event(event: Any) -> tuple[JobRef, Snapshot] | str:
     """The job and status an event reports, or why it can't be used."""
     try:
-        parsed = JobStatusEvent.model_validate(event)
-    except ValidationError as error:
-        first = error.errors(include_url=False)[0]
-        return f"not a job status event ({'.'.join(map(str, first['loc']))}: {first['msg']})"
+        parsed = JobStatusEvent.from_dict(event)
+    except RecordError as error:
+        first = error.problems[0]
+        return f"not a job status event ({'.'.join(map(str, first.loc))}: {first.msg})"
     spec = job_type_for_event(parsed.detail_type)
     if spec is None:
         return f"not a job status event: {shown(parsed.detail_type)}"
-    fields = parsed.detail.model_extra or {}
+    fields = parsed.detail.others
     given = {field.name: fields.get(field.event_field) for field in spec.ids}
     ids = {name: value for name, value in given.items() if isinstance(value, str) and value}
     missing = [name for name in given if name not in ids]
@@ -76,7 +74,7 @@ def job_from_event(event: Any) -> tuple[JobRef, Snapshot] | str:
     status = parsed.detail.status
     if status not in spec.statuses:
         return f"{spec.name} event with unknown status {shown(status)}"
-    snapshot = Snapshot(status=status, status_message=parsed.detail.statusMessage or "")
+    snapshot = Snapshot(status=status, status_message=parsed.detail.status_message or "")
     return JobRef(spec.name, ids), snapshot
 
 

@@ -16,15 +16,10 @@ from enum import StrEnum
 from typing import Any
 from urllib.parse import unquote_plus
 
-from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
-from aws_lambda_powertools.utilities.parser.models.s3 import (
-    S3EventNotificationEventBridgeBucketModel,
-    S3EventNotificationObjectModel,
-)
-from pydantic import BaseModel, ValidationError
-
 from tracker.contract import REFERENCE_IMPORT, InvalidInput
+from tracker.event_bridge import EventBridgeEvent
 from tracker.inputs import TrackUpload, parse_request, shown
+from tracker.records import Record, RecordError, spec
 
 # Step Functions advises only these characters when CloudWatch logging is on (it is).
 _NAME_UNSAFE = re.compile(r"[^A-Za-z0-9_-]+")
@@ -32,18 +27,32 @@ _EXECUTION_NAME_MAX = 80
 _HASH_CHARS = 32
 
 
-class ObjectCreatedDetail(BaseModel):
-    """What the trigger reads of an S3 ``Object Created`` event: Powertools' bucket and object models.
+class S3Bucket(Record):
+    name: str
 
-    Powertools' full detail model also requires ``request-id`` and ``requester``, which the tracker
-    does not use; an event without them is still an upload to import.
+
+class S3Object(Record):
+    """The fields of Powertools' S3EventNotificationObjectModel."""
+
+    key: str
+    size: float | None = spec(default=None, ge=0)
+    etag: str = ""
+    version_id: str | None = spec(default=None, key="version-id")
+    sequencer: str | None = None
+
+
+class ObjectCreatedDetail(Record):
+    """What the trigger reads of an S3 ``Object Created`` event: the bucket and the object.
+
+    S3's full detail also has ``request-id`` and ``requester``, which the tracker does not use; an event
+    without them is still an upload to import.
     """
 
-    bucket: S3EventNotificationEventBridgeBucketModel
-    object: S3EventNotificationObjectModel
+    bucket: S3Bucket
+    object: S3Object
 
 
-class ObjectCreatedEvent(EventBridgeModel):
+class ObjectCreatedEvent(EventBridgeEvent):
     detail: ObjectCreatedDetail
 
 
@@ -77,11 +86,11 @@ def upload_request(event: Any) -> TrackUpload | str:
     becomes a source file, a reference name, an execution name or a client token.
     """
     try:
-        parsed = ObjectCreatedEvent.model_validate(event)
-    except ValidationError as error:
-        first = error.errors(include_url=False)[0]
-        where = ".".join(map(str, first["loc"]))
-        return f"not an S3 Object Created event ({where}: {first['msg']})"
+        parsed = ObjectCreatedEvent.from_dict(event)
+    except RecordError as error:
+        first = error.problems[0]
+        where = ".".join(map(str, first.loc))
+        return f"not an S3 Object Created event ({where}: {first.msg})"
     s3_object = parsed.detail.object
     upload = {
         "bucket": parsed.detail.bucket.name,
@@ -104,7 +113,7 @@ def start_for_upload(sfn: Any, state_machine_arn: str, event: Any) -> UploadOutc
         return UploadOutcome(UploadResult.IGNORED, reason=request)
     upload = request.s3_upload
     name = execution_name(upload.bucket, upload.key, upload.sequencer)
-    execution_input = request.model_dump(by_alias=True, exclude_none=True)
+    execution_input = request.to_json()
     try:
         response = sfn.start_execution(
             stateMachineArn=state_machine_arn, name=name, input=json.dumps(execution_input, ensure_ascii=False)

@@ -164,8 +164,8 @@ def scenario(cdk_out: Path) -> Iterator[Scenario]:
         cloud.wait(upload["executionArn"])
         [reference] = cloud.omics.jobs.values()
 
-        # Polled only: an event's read and the poll it wakes would share GetVariantImportJob's 1 call per
-        # second, and the throttled poll's retry (full jitter) would make the times random.
+        # Polled only: the history the tool shows is then what the polls saw (observed by "poll"), at times
+        # set by the poll schedule and the call budget's spacing of GetVariantImportJob (one call per 2 s).
         cloud.omics.event_delivery = "none"
         variant = cloud.omics.add_job(
             "VARIANT_IMPORT",

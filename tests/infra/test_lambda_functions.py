@@ -10,7 +10,6 @@ from typing import Any
 
 import aws_cdk as cdk
 import pytest
-from pydantic import BaseModel
 
 from infra.functions import (
     POWERTOOLS_LAYER_VERSIONS,
@@ -20,6 +19,7 @@ from infra.functions import (
 )
 from infra.settings import SettingsError
 from tests.infra.stack_template import FUNCTION_PATHS, Synthesized, render
+from tracker.records import Record
 from tracker.schedule import PollSchedule
 from tracker.settings import (
     NotifySettings,
@@ -32,7 +32,7 @@ from tracker.settings import (
 
 FUNCTIONS = list(FUNCTION_PATHS)
 POWERTOOLS_ACCOUNT = "017000801446"
-SETTINGS_READ: dict[str, type[BaseModel]] = {
+SETTINGS_READ: dict[str, type[Record]] = {
     "Prepare": PrepareSettings,
     "Poll": PollSettings,
     "TakeTurn": QueueSettings,
@@ -130,7 +130,7 @@ def test_function_environment_is_exactly_what_its_handler_reads(synth: Synthesiz
     environment = _environment(synth, name)
     model = SETTINGS_READ[name]
 
-    read = {field.alias for field in model.model_fields.values()}
+    read = set(model.json_keys().values())
     assert {key for key in environment if not key.startswith("POWERTOOLS_")} == read
 
 
@@ -148,9 +148,9 @@ def test_handler_loads_its_settings_at_cold_start_from_the_deployed_environment(
     assert callable(getattr(module, attribute))
     # By value: an end-to-end test in this worker may have re-imported `tracker` (a local cold start), so the
     # handler's settings class can be another copy of the same class.
-    expected = SETTINGS_READ[name].model_validate(_environment(synth, name))
+    expected = SETTINGS_READ[name].from_dict(_environment(synth, name))
     assert type(module.SETTINGS).__name__ == type(expected).__name__
-    assert module.SETTINGS.model_dump() == expected.model_dump()
+    assert module.SETTINGS.to_json() == expected.to_json()
 
 
 @pytest.mark.parametrize("name", FUNCTIONS)
@@ -165,8 +165,8 @@ def test_handler_without_its_settings_fails_at_cold_start_naming_them(
     with pytest.raises(RuntimeError, match="invalid Lambda environment") as raised:
         importlib.import_module(module_name)
 
-    for field in SETTINGS_READ[name].model_fields.values():
-        assert str(field.alias) in str(raised.value)
+    for key in SETTINGS_READ[name].json_keys().values():
+        assert key in str(raised.value)
 
 
 def test_trigger_knows_the_state_machine_to_start(synth: Synthesized) -> None:
@@ -200,7 +200,7 @@ def test_history_functions_name_the_table_and_prepare_the_reference_store(synth:
 
 
 def test_poll_reads_the_schedule_the_stack_was_configured_with(synth: Synthesized) -> None:
-    settings = PollSettings.model_validate(_environment(synth, "Poll"))
+    settings = PollSettings.from_dict(_environment(synth, "Poll"))
     configured = synth.settings
 
     assert settings.poll_schedule == PollSchedule(
@@ -215,7 +215,7 @@ def test_poll_reads_the_schedule_the_stack_was_configured_with(synth: Synthesize
 def test_take_turn_starts_imports_with_the_import_role_and_the_queue_rules_the_stack_was_configured_with(
     synth: Synthesized,
 ) -> None:
-    settings = QueueSettings.model_validate(_environment(synth, "TakeTurn"))
+    settings = QueueSettings.from_dict(_environment(synth, "TakeTurn"))
     configured = synth.settings
 
     assert settings.import_role_arn == f"${{{synth.logical_id('Storage/ImportRole')}.Arn}}"

@@ -6,7 +6,6 @@ import re
 from typing import Any
 
 import pytest
-from pydantic import BaseModel
 
 from tests.infra.stack_template import FUNCTION_PATHS, Synthesized
 from tracker.contract import (
@@ -18,6 +17,7 @@ from tracker.contract import (
     InvalidInput,
 )
 from tracker.queue_table import Outcome
+from tracker.records import Record
 from tracker.steps import PollOutcome, Turn
 
 RETRYABLE_NAMES = [error.__name__ for error in RETRYABLE_ERRORS]
@@ -432,8 +432,8 @@ def test_poll_result_replaces_only_the_poll_state(synth: Synthesized) -> None:
     assert state["Parameters"]["poll.$"] == "$.poll"
 
 
-def _aliases(model: type[BaseModel]) -> set[str]:
-    return {field.alias or name for name, field in model.model_fields.items()}
+def _aliases(model: type[Record]) -> set[str]:
+    return set(model.json_keys().values())
 
 
 def test_definition_reads_only_fields_the_take_turn_handler_returns(synth: Synthesized) -> None:

@@ -147,6 +147,46 @@ def test_idle_time_is_not_saved_up_for_a_burst(dynamodb: Any, fake_clock: FakeCl
     assert [budget.acquire(OPERATION, max_delay_seconds=10) for _ in range(3)] == [0.0, 0.5, 0.5]
 
 
+def _counting_updates(dynamodb: Any) -> tuple[Any, list[str]]:
+    """The client, and the condition of every UpdateItem it sends (each one is a write, taken or not)."""
+    conditions: list[str] = []
+
+    def update_item(**kwargs: Any) -> Any:
+        conditions.append(kwargs["ConditionExpression"])
+        return dynamodb.update_item(**kwargs)
+
+    return mock.Mock(wraps=dynamodb, update_item=update_item), conditions
+
+
+def test_sparse_calls_cost_one_write_each_once_the_queue_was_seen_empty(dynamodb: Any, fake_clock: FakeClock) -> None:
+    # Given a caller whose calls are minutes apart (events flow; polls are rare)
+    counted, conditions = _counting_updates(dynamodb)
+    budget = CallBudget(counted, TABLE, {OPERATION: BudgetRate.for_share(5, 0.5)})
+
+    waits = []
+    for _ in range(4):
+        waits.append(budget.acquire(OPERATION, max_delay_seconds=10))
+        fake_clock.now += timedelta(minutes=3)
+
+    # Then only the first call tried to queue (the container knew nothing yet); every later one restarted the
+    # empty queue at once: one write per call
+    assert waits == [0.0] * 4
+    appends, restarts = "#tat > :now AND #tat <= :latest", "attribute_not_exists(#tat) OR #tat <= :now"
+    assert conditions == [appends, restarts, restarts, restarts, restarts]
+
+
+def test_busy_calls_append_first_after_seeing_a_queue(dynamodb: Any, fake_clock: FakeClock) -> None:
+    counted, conditions = _counting_updates(dynamodb)
+    budget = CallBudget(counted, TABLE, {OPERATION: BudgetRate.for_share(5, 0.5)})
+    budget.acquire(OPERATION, max_delay_seconds=10)
+    conditions.clear()
+
+    with mock.patch.object(clock, "sleep"):  # others hold the next slots: the clock does not reach them
+        assert [budget.acquire(OPERATION, max_delay_seconds=10) for _ in range(3)] == [0.5, 1.0, 1.5]
+
+    assert conditions == ["#tat > :now AND #tat <= :latest"] * 3
+
+
 def test_a_queue_longer_than_the_caller_may_wait_is_exhausted(dynamodb: Any, fake_clock: FakeClock) -> None:
     # Given callers that each took a slot without the clock moving (others, still sleeping)
     budget = CallBudget(dynamodb, TABLE, {OPERATION: BudgetRate.for_share(1, 1.0)})

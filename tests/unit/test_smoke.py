@@ -87,7 +87,7 @@ def test_sample_inputs_are_what_the_states_get_for_the_upload() -> None:
     start = queued["start"]
     assert start["ReferenceStoreId"] == OUTPUTS.ReferenceStoreId
     assert [source["SourceFile"] for source in start["Sources"]] == [f"s3://{OUTPUTS.UploadBucketName}/{KEY}"]
-    turn = Turn.model_validate(queued["turn"])
+    turn = Turn.from_dict(queued["turn"])
     assert turn.action == "wait"
     assert turn.entry_pk == f"STORE#{OUTPUTS.ReferenceStoreId}"
     assert turn.entry_sk.startswith("QUEUE#") and turn.entry_sk.endswith(f"#{start['ClientToken']}")

@@ -186,7 +186,7 @@ def test_object_created_event_becomes_a_reference_import_upload_input() -> None:
     request = upload_request(event)
     # Then the execution input names the bucket, key, sequencer and etag of the upload
     assert isinstance(request, TrackUpload)
-    assert request.model_dump(by_alias=True, exclude_none=True) == {
+    assert request.to_json() == {
         "jobType": "REFERENCE_IMPORT",
         "s3Upload": {
             "bucket": "omics-uploads",

@@ -1,11 +1,12 @@
 """Lambda: the history table's stream → a "Job Status Changed" event per recorded change, and an SNS message
 when a job ends. Records are processed one by one; a failed one is reported so the stream retries from it."""
 
-from typing import Any
+from __future__ import annotations
+
+from functools import cache
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
-from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from tracker.aws_clients import client
@@ -15,8 +16,20 @@ from tracker.notifications import StatusChange, change_from_stream, detection_de
 from tracker.observability import logger
 from tracker.settings import NotifySettings, load_settings
 
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.batch import BatchProcessor
+    from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
+
 SETTINGS = load_settings(NotifySettings)
-processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
+
+
+@cache
+def processor() -> BatchProcessor:
+    # Imported with the first batch, not at cold start: Powertools' batch module loads asyncio and all its event
+    # data classes (~40 ms, a fifth of `import boto3`).
+    from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
+
+    return BatchProcessor(event_type=EventType.DynamoDBStreams)
 
 
 def record_handler(record: DynamoDBRecord) -> None:
@@ -48,6 +61,8 @@ def _metric(name: str, value: float, unit: MetricUnit, dimensions: dict[str, str
 
 @logger.inject_lambda_context
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    from aws_lambda_powertools.utilities.batch import process_partial_response
+
     return dict(
-        process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)
+        process_partial_response(event=event, record_handler=record_handler, processor=processor(), context=context)
     )

@@ -26,7 +26,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     logger.append_keys(jobKey=job.pk)
     outcome = poll_job(
         job=job,
-        previous=PollCounters.model_validate(event.get("poll") or {}),
+        previous=PollCounters.from_dict(event.get("poll") or {}),
         jobs=OmicsJobs(budgeted_omics(SETTINGS.table_name, SETTINGS.omics_call_share, MAX_BUDGET_DELAY_SECONDS)),
         history=DynamoHistoryStore(client("dynamodb"), SETTINGS.table_name),
         schedule=SETTINGS.poll_schedule,
