@@ -55,8 +55,9 @@ local: install
 local-job: install
 	$(BIN)/python -m localcloud.jobs create $(ARGS)
 
+# make bench ARGS="--jobs 200" runs fewer jobs at once (the tables say how many).
 bench: install
-	$(BIN)/python -m bench.run
+	$(BIN)/python -m bench.run $(ARGS)
 
 # Each function's cold import next to `import boto3` alone (bench/cold_starts.json); exits 1 over 1.5x.
 .PHONY: bench-cold

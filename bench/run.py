@@ -9,7 +9,7 @@ Scenarios (bench/scenarios.py), each on a fresh local cloud in a process of its 
 First, each function's cold import against `import boto3` (bench/cold_starts.py). Writes bench/results.json,
 bench/chart.png and the tables in README.md; prints its own wall time.
 
-    python -m bench.run [--jobs N] [--uploads N]   (smaller runs for a quick look; README is then left alone)
+    python -m bench.run [--jobs N] [--uploads N]   (the tables say how many were run)
 """
 
 from __future__ import annotations
@@ -48,7 +48,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--jobs", type=int, default=JOBS, help="jobs at once in the scale runs")
     parser.add_argument("--uploads", type=int, default=UPLOADS, help="uploads in the burst")
     args = parser.parse_args(argv)
-    full = (args.jobs, args.uploads) == (JOBS, UPLOADS)
     started = time.monotonic()
     # First, on a quiet machine: each function's cold import against `import boto3` (the target: 1.5x).
     print("Cold starts: each handler's import next to `import boto3` ...", flush=True)
@@ -77,11 +76,10 @@ def main(argv: list[str] | None = None) -> int:
         "wall_seconds": round(time.monotonic() - started, 1),
         "cpus": os.cpu_count(),
     }
-    chart.draw(results["side_by_side"], LENGTHS_HOURS, CHART if full else Path(out).with_suffix(".png"))
+    chart.draw(results["side_by_side"], LENGTHS_HOURS, CHART)
     tables = render(results)
-    if full:
-        RESULTS.write_text(json.dumps(results, indent=1) + "\n")
-        _write_readme(tables)
+    RESULTS.write_text(json.dumps(results, indent=1) + "\n")
+    _write_readme(tables)
     print(tables)
     print(f"make bench: {results['wall_seconds']} s of wall time ({os.cpu_count()} CPUs)")
     return 0

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import inspect
 import re
+import sys
+import types
 import typing
 from collections.abc import Callable, Iterator
 from dataclasses import MISSING, FrozenInstanceError
@@ -113,6 +115,7 @@ class Record:
     unknown_fields: ClassVar[str] = "ignore"
     _fields: ClassVar[dict[str, Spec]] = {}
     _resolved: ClassVar[bool] = False
+    _namespace: ClassVar[dict[str, Any]] = {}
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -130,6 +133,10 @@ class Record:
                 setattr(cls, name, field.default)
             fields[name] = field
         cls._fields, cls._resolved = fields, False
+        # The defining module's names, kept now: annotations are read later, and looking the module up then
+        # would find a re-imported copy (the local cloud re-imports `tracker` on a cold start), whose classes
+        # are not these.
+        cls._namespace = vars(sys.modules[cls.__module__])
 
     def __init__(self, **values: Any) -> None:
         for name, field in self._fields.items():
@@ -192,12 +199,21 @@ class Record:
         return cls(**values)
 
     @classmethod
+    def _resolve(cls) -> None:
+        """The fields' types, once a class is first read: each class's annotations in its own module."""
+        for klass in reversed(cls.__mro__):
+            if not (isinstance(klass, type) and issubclass(klass, Record)) or klass is Record:
+                continue
+            annotations = {n: a for n, a in inspect.get_annotations(klass).items() if n in cls._fields}
+            holder = types.SimpleNamespace(__annotations__=annotations)
+            for name, hint in typing.get_type_hints(holder, globalns=klass._namespace).items():
+                cls._fields[name].hint = hint
+        cls._resolved = True
+
+    @classmethod
     def _read(cls, data: dict[str, Any]) -> tuple[dict[str, Any], list[Problem]]:
-        if not cls._resolved:  # the types, once a class is read (get_type_hints evaluates the annotations)
-            for name, hint in typing.get_type_hints(cls).items():
-                if name in cls._fields:
-                    cls._fields[name].hint = hint
-            cls._resolved = True
+        if not cls._resolved:
+            cls._resolve()
         values: dict[str, Any] = {}
         problems: list[Problem] = []
         fields = [field for field in cls._fields.values() if not field.extras]

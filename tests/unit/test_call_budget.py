@@ -12,7 +12,7 @@ from unittest import mock
 import boto3
 import pytest
 from moto import mock_aws
-from moto.dynamodb.models import DynamoDBBackend
+from moto.dynamodb.responses import DynamoHandler
 
 from tests.unit.history_table import create_history_table
 from tracker import call_budget, clock
@@ -62,14 +62,13 @@ def _locked(method: Callable[..., Any], lock: threading.RLock) -> Callable[..., 
 
 @pytest.fixture
 def dynamodb() -> Iterator[Any]:
-    """A moto table keyed like the history table. DynamoDB applies a conditional write to an item atomically;
-    moto's in-memory backend does not between threads, so its item reads and updates take a lock here."""
+    """A moto table keyed like the history table. DynamoDB applies each request atomically, and the item a
+    write returns (UPDATED_NEW, or ALL_OLD when its condition failed) is the item as that write saw it. moto's
+    in-memory backend does neither across threads: its answer serializes the live item after the lock of a
+    backend call is gone, so two writes could both report the other's result. Each request is handled under
+    one lock here, as the local cloud does (localcloud/patches.py)."""
     lock = threading.RLock()
-    with (
-        mock_aws(),
-        mock.patch.object(DynamoDBBackend, "get_item", _locked(DynamoDBBackend.get_item, lock)),
-        mock.patch.object(DynamoDBBackend, "update_item", _locked(DynamoDBBackend.update_item, lock)),
-    ):
+    with mock_aws(), mock.patch.object(DynamoHandler, "call_action", _locked(DynamoHandler.call_action, lock)):
         client = boto3.client("dynamodb", region_name=REGION)
         create_history_table(client, TABLE)
         yield client

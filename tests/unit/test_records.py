@@ -92,3 +92,29 @@ def test_a_record_built_in_code_keeps_its_constraints_and_is_frozen() -> None:
         record.name = "xyz"  # type: ignore[misc]
     assert hash(Inner(size=1)) == hash(Inner(size=1))
     assert repr(Inner(size=1)) == "Inner(size=1)"
+
+
+def test_records_of_a_module_imported_again_still_read_their_own_types() -> None:
+    # Given the inputs module imported, then imported afresh (what a Lambda cold start in the local cloud does
+    # to the `tracker` package within one process)
+    import importlib
+    import sys
+
+    from tracker import inputs as first
+
+    saved = {name: module for name, module in sys.modules.items() if name == "tracker" or name.startswith("tracker.")}
+    try:
+        for name in saved:
+            del sys.modules[name]
+        importlib.import_module("tracker.inputs")
+
+        # When the first copy reads an input with a nested record (its sources)
+        request = first.parse_request(
+            {"jobType": "REFERENCE_IMPORT", "sources": [{"sourceFile": "s3://genomes/references/hg38.fa"}]}
+        )
+    finally:
+        sys.modules.update(saved)
+
+    # Then its own classes read it
+    assert isinstance(request, first.StartReferenceImport)
+    assert [type(source) for source in request.sources] == [first.ReferenceSource]
