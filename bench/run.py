@@ -134,15 +134,20 @@ def render(results: dict[str, Any]) -> str:
     burst = results["burst"]
     runs.append((f"burst of {burst['uploads']} uploads into one store ({burst['imports_started']} imports)", burst))
     for name, run in runs:
-        completed = (
-            f"{burst['uploads_imported']} / {burst['uploads_lost']} uploads"
-            if run is burst
-            else f"{run['completed']} / {run['lost']}"
-        )
+        if run is burst:  # per upload: a burst's few short imports make job-hours meaningless
+            uploads = run["uploads"]
+            completed = f"{run['uploads_imported']} / {run['uploads_lost']} uploads"
+            transitions = f"{run['state_transitions'] / uploads:.1f} per upload"
+            gets = f"{run['get_calls'] / uploads:.2f} per upload"
+            writes = f"{run['dynamodb']['write_requests'] / uploads:.1f} per upload"
+            cost = f"{run['cost_usd'] / uploads * 1000:.2f} per 1,000 uploads"
+        else:
+            completed = f"{run['completed']} / {run['lost']}"
+            transitions, gets = run["state_transitions_per_job_hour"], run["get_calls_per_job_hour"]
+            writes, cost = _writes(run), f"{run['cost_usd_per_1000_job_days']:.2f}"
         rows.append(
             f"| {name} | {completed} | {run['throttled_calls']} | {_peaks(run)} | {_latency(run)} | "
-            f"{run['state_transitions_per_job_hour']} | {run['get_calls_per_job_hour']} | {_writes(run)} | "
-            f"{run['cost_usd_per_1000_job_days']:.2f} |"
+            f"{transitions} | {gets} | {writes} | {cost} |"
         )
     rows += [
         "",
