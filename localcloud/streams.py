@@ -178,8 +178,7 @@ class StreamPoller:
 def _matches(filters: list[dict[str, Any]], record: dict[str, Any]) -> bool:
     """Filter criteria use EventBridge's pattern syntax; any one filter that matches lets the record through."""
     return not filters or any(
-        _pattern(json.dumps(pattern, sort_keys=True)).matches_event(_pruned(record, pattern))
-        for pattern in filters
+        _pattern(json.dumps(pattern, sort_keys=True)).matches_event(_pruned(record, pattern)) for pattern in filters
     )
 
 
