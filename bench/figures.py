@@ -20,7 +20,6 @@ from localcloud.cloud import LocalCloud
 from localcloud.deploy import Deployment
 from localcloud.omics import Job
 
-OMICS_LIMITS_PER_SECOND: dict[str, float] = {}  # filled from the tracker's contract on first use
 WRITE_ACTIONS = {"PutItem", "UpdateItem", "DeleteItem", "TransactWriteItems", "BatchWriteItem"}
 READ_ACTIONS = {"GetItem", "Query", "Scan", "BatchGetItem", "TransactGetItems"}
 _KB, _READ_UNIT_BYTES = 1024, 4096
@@ -46,11 +45,10 @@ class Mark:
 
 
 def limits() -> dict[str, float]:
-    if not OMICS_LIMITS_PER_SECOND:
-        from tracker.contract import OMICS_RATE_LIMITS
+    """HealthOmics' documented per-account limits (the tracker's contract, imported once the cloud set it up)."""
+    from tracker.contract import OMICS_RATE_LIMITS
 
-        OMICS_LIMITS_PER_SECOND.update(OMICS_RATE_LIMITS)
-    return OMICS_LIMITS_PER_SECOND
+    return OMICS_RATE_LIMITS
 
 
 def transitions(cloud: LocalCloud, execution_arns: Iterable[str]) -> int:

@@ -76,8 +76,8 @@ def _tracker_figures(
         )
     )
     figures = summarize(cloud, mark, jobs, arns, latencies, changes, custom_events)
-    completed = len(recorded) if set(statuses) <= {"SUCCEEDED"} else sum(1 for pk in pks if pk in recorded)
-    figures.update(completed=completed, lost=len(jobs) - len(recorded), execution_statuses=dict(statuses))
+    # A job is completed once its terminal status is recorded; executions that did not succeed show apart.
+    figures.update(completed=len(recorded), lost=len(jobs) - len(recorded), execution_statuses=dict(statuses))
     return figures
 
 
