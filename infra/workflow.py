@@ -4,8 +4,10 @@ Prepare ─▶ StartOrFollow ─▶ TakeTurn ─▶ Turn? ─▶ WaitForTurn ─
                  │             ▲          └──▶ LeadImport ─┐                          └─▶ SourcesNotImported
                  └─────────────┼───────────────────────────┴▶ PollJob ─▶ JobFinished? ─▶ WaitForChangeOrTimeout ─┐
                                └── (a queued import ended) ───────────────────┤ ▲      ├▶ JobCompleted / JobFailed / …
-                                                                              │ └──────┴─ (event wakes it, or the
-                                                                              └▶ ContinueAsNew      backoff times out)
+                                                                              │ ├──────┴─ (event wakes it, or the
+                                                                              │ │         backoff times out)
+                                                                              │ └─ WaitForSlot (the poll booked
+                                                                              └▶ ContinueAsNew   its call's slot)
 
 A reference import request queues in its store (TakeTurn): one import at a time per store, in arrival order,
 the requests waiting together in one import (tracker.store_queue). The first request of each import follows
@@ -186,7 +188,7 @@ class TrackerWorkflow(Construct):
         wait = self._wait(poll)
         take_turn = self._take_turn()
         continue_as_new = self._continue_as_new(state_machine_name)
-        poll.next(self._finished(continue_as_new, wait.next(poll), take_turn))
+        poll.next(self._finished(continue_as_new, wait.next(poll), self._wait_for_slot(poll), take_turn))
         take_turn.next(self._turn(take_turn, poll, continue_as_new))
         definition = self._prepare().next(
             sfn.Choice(self, "StartOrFollow").when(sfn.Condition.is_present(START), take_turn).otherwise(poll)
@@ -462,11 +464,26 @@ class TrackerWorkflow(Construct):
         start.add_catch(handed_over, errors=[ALREADY_STARTED], result_path="$.handoverError")
         return start.next(handed_over)
 
+    def _wait_for_slot(self, poll: sfn.IChainable) -> sfn.IChainable:
+        """The poll booked its slot in the call budget instead of calling (many jobs share the budget): wait
+        until just before the slot, then poll with it. No retry, no second write for the same call."""
+        return sfn.Wait(
+            self,
+            "WaitForSlot",
+            comment="Wait for the HealthOmics call slot the poll booked (waitSeconds), then poll with it",
+            time=sfn.WaitTime.seconds_path(poll_field("wait_seconds")),
+        ).next(poll)
+
     def _finished(
-        self, continue_as_new: sfn.IChainable, wait_then_poll: sfn.IChainable, take_turn: sfn.IChainable
+        self,
+        continue_as_new: sfn.IChainable,
+        wait_then_poll: sfn.IChainable,
+        wait_for_slot: sfn.IChainable,
+        take_turn: sfn.IChainable,
     ) -> sfn.Choice:
         finished = (
             sfn.Choice(self, "JobFinished?")
+            .when(sfn.Condition.is_present(poll_field("booked_slot")), wait_for_slot)
             # A queued request's import ended (or the execution must hand over): the queue settles it.
             .when(
                 sfn.Condition.and_(

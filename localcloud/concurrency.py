@@ -14,6 +14,7 @@ import json
 import pickle
 import random
 import threading
+from collections import deque
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 from typing import Any
@@ -26,23 +27,33 @@ from moto.core import responses as moto_responses
 from moto.core import serialize as moto_serialize
 from moto.core.utils import method_names_from_class
 from moto.dynamodb import models as dynamodb_models
+from moto.dynamodb.comparisons import ConditionExpressionParser
 from moto.dynamodb.models import DynamoDBBackend
 from moto.dynamodb.models.dynamo_type import DynamoType
 from moto.dynamodb.models.table import Table
 from moto.dynamodb.parsing import validators as dynamodb_validators
 from moto.dynamodb.parsing.expressions import UpdateExpressionParser  # type: ignore[attr-defined]
-from moto.dynamodb.parsing.validators import ActionCountValidator, UpdateExpressionValidator
+from moto.dynamodb.parsing.validators import (
+    ActionCountValidator,
+    OverlappingPathsValidator,
+    UpdateExpressionValidator,
+    UpdateHashRangeKeyValidator,
+)
 from moto.stepfunctions.parser.asl.component.common.path import result_path
 from moto.stepfunctions.parser.asl.component.common.retry import jitter_strategy_decl
+from moto.stepfunctions.parser.asl.component.common.string import string_expression
 from moto.stepfunctions.parser.asl.component.common.timeouts.timeout import TimeoutSeconds
 from moto.stepfunctions.parser.asl.component.eval_component import EvalComponent
 from moto.stepfunctions.parser.asl.component.state.exec import execute_state
 from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
+    state_task_service,
     state_task_service_aws_sdk,
     state_task_service_sfn,
 )
+from moto.stepfunctions.parser.asl.eval import environment, states
 from moto.stepfunctions.parser.asl.eval.callback.callback import CallbackEndpoint
+from moto.stepfunctions.parser.asl.eval.event import event_manager
 from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
 from moto.stepfunctions.parser.asl.utils import boto_client, json_path
 from moto.stepfunctions.parser.backend.execution import BaseExecutionWorkerCommunication, Execution
@@ -162,21 +173,29 @@ def _pick(self: moto_serialize.AttributePicker, context: Any) -> Any:
 _parse_update_expression = functools.lru_cache(maxsize=4096)(UpdateExpressionParser.make)
 
 
-# The expressions whose clause counts were checked (moto's ActionCountValidator walks the whole tree once per kind
-# of clause, on every UpdateItem: a quarter of the local cloud's time at scale). The count depends on the
-# expression alone, and a parsed expression is cached (above): one check per expression. Held by id, with the
-# expression itself, so an id is not reused while it is in here.
-_counted: dict[int, Any] = {}
+# The expressions whose clause counts, paths and keys were checked. moto's ActionCountValidator walks the whole tree
+# once per kind of clause, its OverlappingPathsValidator compares every path with every other and its
+# UpdateHashRangeKeyValidator walks the tree again, on every UpdateItem (together a third of the local cloud's time
+# at scale). They read only the expression, its attribute names and the table's key names, and a parsed expression
+# is cached (above): one check per expression, names and keys. A check that fails raises, so is never remembered.
+# Held by id, with the expression itself, so an id is not reused meanwhile.
+_checked: dict[tuple[Any, ...], Any] = {}
+_EXPRESSION_ONLY = (ActionCountValidator, OverlappingPathsValidator, UpdateHashRangeKeyValidator)
 
 
-def _validate_counting_once(self: UpdateExpressionValidator) -> Any:
+def _validate_checking_once(self: UpdateExpressionValidator) -> Any:
     node, expression = self.node_to_validate, vars(self)["_expression"]
+    facts = (
+        id(expression),
+        tuple(sorted((self.expression_attribute_names or {}).items())),
+        tuple(self.table.table_key_attrs),
+    )
     for processor in self.processors:
-        if isinstance(processor, ActionCountValidator):
-            if id(expression) in _counted:
-                continue
-            node = processor.traverse(node)
-            _counted[id(expression)] = expression
+        if isinstance(processor, _EXPRESSION_ONLY):
+            key = (type(processor), *facts)
+            if key not in _checked:
+                node = processor.traverse(node)
+                _checked[key] = expression
             continue
         node = processor.traverse(node)
     return node
@@ -205,6 +224,56 @@ def _copied_tree(value: Any, memo: Any = None) -> Any:
 # finding or updating values, so each path is parsed once.
 _parse_extended = functools.lru_cache(maxsize=4096)(json_path.parse)
 _parse_plain = functools.lru_cache(maxsize=4096)(result_path.parse)
+
+
+# moto lexes a ConditionExpression afresh on every conditional request, compiling its token patterns for each token.
+# The tokens depend on the expression's text alone (names and values are put in after), so each text is lexed once.
+_lexed: dict[str, tuple[Any, ...]] = {}
+_original_lex = ConditionExpressionParser._lex_condition_expression
+
+
+def _lex_once(self: ConditionExpressionParser) -> deque[Any]:
+    expression = self.condition_expression or ""
+    if expression not in _lexed:
+        _lexed[expression] = tuple(_original_lex(self))
+    return deque(_lexed[expression])  # the later steps consume it
+
+
+# ---- execution data -------------------------------------------------------------------------------------------
+_JSON_ATOMS = frozenset({str, int, float, bool, type(None)})
+
+
+def _json_copy(value: Any, memo: Any = None) -> Any:
+    """A deep copy of JSON data (dicts, lists, strings, numbers) by a direct walk: several times faster than
+    copy.deepcopy, whose memo and dispatch per object cost more than the copying. Anything else is deep-copied."""
+    kind = type(value)
+    if kind is dict:
+        return {key: _json_copy(item) for key, item in value.items()}
+    if kind is list:
+        return [_json_copy(item) for item in value]
+    if kind in _JSON_ATOMS:
+        return value
+    return copy.deepcopy(value, memo)
+
+
+class _JsonCopies:
+    """Stands in for the `copy` module inside moto's Step Functions interpreter, which deep-copies a state's data
+    for every path it reads and every result it keeps (a tenth of the local cloud's time at scale): the data is
+    JSON, so _json_copy copies it."""
+
+    deepcopy = staticmethod(_json_copy)
+    copy = staticmethod(copy.copy)
+
+
+_JSON_COPYING_MODULES = (
+    states,
+    string_expression,
+    result_path,
+    execute_state,
+    state_task_service,
+    event_manager,
+    environment,
+)
 
 
 # ---- the state machine's program -----------------------------------------------------------------------------
@@ -473,7 +542,7 @@ def applied(
         mock.patch.object(
             UpdateExpressionValidator, "__init__", _remember_expression(UpdateExpressionValidator.__init__)
         ),
-        mock.patch.object(UpdateExpressionValidator, "validate", _validate_counting_once),
+        mock.patch.object(UpdateExpressionValidator, "validate", _validate_checking_once),
         mock.patch.object(ExecutionWorker, "_get_evaluation_entrypoint", _shared_programs()),
         mock.patch.object(EvalComponent, "heap_key", property(_heap_key)),
         mock.patch.object(result_path, "parse", _parse_plain),
@@ -482,6 +551,8 @@ def applied(
         mock.patch.object(CallbackEndpoint, "notify", _rechecked(clock, CallbackEndpoint.notify)),
         mock.patch.object(CallbackEndpoint, "interrupt_all", _rechecked(clock, CallbackEndpoint.interrupt_all)),
         mock.patch.object(dynamodb_models, "copy", _TablesNotCopied),
+        mock.patch.object(ConditionExpressionParser, "_lex_condition_expression", _lex_once),
+        *(mock.patch.object(module, "copy", _JsonCopies) for module in _JSON_COPYING_MODULES),
         mock.patch.object(
             DynamoDBBackend, "transact_write_items", _transact_write_items(DynamoDBBackend.transact_write_items)
         ),

@@ -13,6 +13,12 @@ sleeps until ``start``. Granted calls are thus at least one interval apart, and 
 being throttled. Times are whole microseconds (integers), so the spacing is exact and never rounds below
 the interval.
 
+A caller that can come back later (a poll: its state machine waits) may instead *book* a slot up to
+``book_within_seconds`` away: it takes the slot as any caller does, makes no call, and ``SlotBooked`` says
+when the slot is. Coming back just before it with the ``Slot``, it sleeps until the slot and calls without
+another write. A booked slot is used at most once and never after its moment (late, it is dropped and a new
+one taken): calls stay one interval apart. So a queue of polls costs one write per poll, not one per retry.
+
 Taking a slot is one conditional UpdateItem, with no read before it. While calls queue (``tat > now``)
 it is relative, ``tat = tat + interval`` if ``tat <= now + max delay``: DynamoDB applies concurrent updates
 of an item one after the other, so no caller loses a race and none starves. When the queue is empty it is
@@ -49,6 +55,36 @@ MAX_ATTEMPTS = 10
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
 _PER_SECOND = 1_000_000
+
+
+@dataclass(frozen=True)
+class Slot:
+    """A booked slot: the moment (epoch microseconds) an operation's call may go."""
+
+    operation: str
+    at: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {"operation": self.operation, "at": self.at}
+
+    @classmethod
+    def from_json(cls, data: Any) -> Slot | None:
+        """The slot a state carries back, or None (absent or not a slot: a new one is taken)."""
+        if not isinstance(data, dict):
+            return None
+        operation, at = data.get("operation"), data.get("at")
+        if not isinstance(operation, str) or type(at) is not int:
+            return None
+        return cls(operation, at)
+
+
+class SlotBooked(Exception):
+    """No call was made: the caller's slot is `slot`, `wait_seconds` from now; it comes back then."""
+
+    def __init__(self, slot: Slot, wait_seconds: float) -> None:
+        super().__init__(f"{slot.operation}: slot booked {wait_seconds:.3f} s from now")
+        self.slot = slot
+        self.wait_seconds = wait_seconds
 
 
 @dataclass(frozen=True)
@@ -91,19 +127,34 @@ class CallBudget:
         # likely still empty (calls are sparse when events flow), so restart first and spare the failed append.
         self._seen: dict[str, int] = {}
 
-    def acquire(self, operation: str, max_delay_seconds: float) -> float:
+    def acquire(
+        self,
+        operation: str,
+        max_delay_seconds: float,
+        book_within_seconds: float = 0,
+        booked: Slot | None = None,
+    ) -> float:
         """Waits for the operation's next slot and returns the seconds waited (0 for an operation without
-        a rate); raises ``BudgetExhausted`` if the slot is more than ``max_delay_seconds`` away."""
+        a rate). A slot more than ``max_delay_seconds`` away is booked if it is at most
+        ``book_within_seconds`` away (``SlotBooked``), else ``BudgetExhausted``. ``booked``: a slot booked
+        before, used (waited for, no write) if it is this operation's and still ahead within the delay."""
         rate = self._rates.get(operation)
         if rate is None:
             return 0.0
-        wait = self._reserve(operation, rate, max_delay_seconds)
+        now = _microseconds(clock.utc_now())
+        if booked is not None and booked.operation == operation and now <= booked.at <= now + _micro(max_delay_seconds):
+            wait = (booked.at - now) / _PER_SECOND
+        else:
+            start, now = self._reserve(operation, rate, max(max_delay_seconds, book_within_seconds))
+            wait = (start - now) / _PER_SECOND
+            if wait > max_delay_seconds:
+                raise SlotBooked(Slot(operation, start), wait)
         if wait > 0:
             clock.sleep(wait)
         return wait
 
-    def _reserve(self, operation: str, rate: BudgetRate, max_delay_seconds: float) -> float:
-        """Takes the next slot; the seconds from now until it."""
+    def _reserve(self, operation: str, rate: BudgetRate, max_delay_seconds: float) -> tuple[int, int]:
+        """Takes the next slot: (its moment, now), in epoch microseconds."""
         key = {Table.PK: {"S": f"{BUDGET_PK_PREFIX}{operation}"}, Table.SK: {"S": RATE_SK}}
         interval = rate.interval_microseconds
         # Under load the queue is seldom empty, so without a hint the first try appends (one write, no read).
@@ -111,12 +162,12 @@ class CallBudget:
         queued = seen is None or seen > _microseconds(clock.utc_now())
         for _ in range(MAX_ATTEMPTS):
             now = _microseconds(clock.utc_now())
-            latest = now + max(0, math.floor(max_delay_seconds * _PER_SECOND))
+            latest = now + _micro(max_delay_seconds)
             taken, tat = self._append(key, now, latest, interval) if queued else self._restart(key, now, interval)
             if tat is not None:
                 self._seen[operation] = tat
             if taken and tat is not None:
-                return (tat - interval - now) / _PER_SECOND
+                return tat - interval, now
             # Not taken: tat is as the failed write found it, and says which write to try next.
             if tat is not None and tat > latest:
                 raise BudgetExhausted(operation, (tat - now) / _PER_SECOND)
@@ -171,6 +222,10 @@ def _microseconds(moment: datetime) -> int:
     return (moment - _EPOCH) // _MICROSECOND
 
 
+def _micro(seconds: float) -> int:
+    return max(0, math.floor(seconds * _PER_SECOND))
+
+
 def _seconds(microseconds: int) -> str:
     """Epoch seconds as a DynamoDB number, exact to the microsecond."""
     return str(Decimal(microseconds).scaleb(-6))
@@ -189,13 +244,26 @@ def budget_rates(share: float) -> dict[str, BudgetRate]:
 
 class BudgetedClient:
     """A boto3 client whose every call first takes its slot in the budget (waiting at most `max_delay_seconds`,
-    else BudgetExhausted and no call)."""
+    else BudgetExhausted and no call). `booking`: the same client for a caller that books far slots."""
 
-    def __init__(self, client: Any, budget: CallBudget, max_delay_seconds: float) -> None:
+    def __init__(
+        self,
+        client: Any,
+        budget: CallBudget,
+        max_delay_seconds: float,
+        book_within_seconds: float = 0,
+        booked: Slot | None = None,
+    ) -> None:
         self._client = client
         self._budget = budget
         self._max_delay = max_delay_seconds
-        self._operations: dict[str, str] = dict(client.meta.method_to_api_mapping)
+        self._book_within = book_within_seconds
+        self._booked = booked
+        self._operations: dict[str, str] = client.meta.method_to_api_mapping
+
+    def booking(self, within_seconds: float, booked: Slot | None) -> BudgetedClient:
+        """This client, booking slots up to `within_seconds` away (SlotBooked) and using `booked` if it fits."""
+        return BudgetedClient(self._client, self._budget, self._max_delay, within_seconds, booked)
 
     def __getattr__(self, name: str) -> Any:
         attribute = getattr(self._client, name)
@@ -204,7 +272,7 @@ class BudgetedClient:
             return attribute
 
         def call(**kwargs: Any) -> Any:
-            self._budget.acquire(operation, self._max_delay)
+            self._budget.acquire(operation, self._max_delay, self._book_within, self._booked)
             return attribute(**kwargs)
 
         return call

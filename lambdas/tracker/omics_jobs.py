@@ -8,6 +8,7 @@ from typing import Any, Protocol
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from botocore.exceptions import BotoCoreError, ClientError
 
+from tracker.call_budget import SlotBooked
 from tracker.contract import (
     METRICS_NAMESPACE,
     SERVICE_NAME,
@@ -50,7 +51,7 @@ class OmicsJobs:
         ids = ", ".join(f"{name}={value}" for name, value in job.ids.items())
         try:
             response = getattr(self._omics, spec.client_method)(**spec.get_request(job.ids))
-        except BudgetExhausted:
+        except (BudgetExhausted, SlotBooked):
             count_omics_metric(DEFERRED_METRIC, spec.get_operation)
             raise
         except ClientError as error:

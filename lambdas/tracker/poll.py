@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import math
+
+from tracker.call_budget import SlotBooked
 from tracker.contract import SUCCESS_STATUS, JobRef
 from tracker.history import HistoryStore, ObservedBy, record
 from tracker.omics_jobs import JobReader
 from tracker.schedule import PollSchedule
 from tracker.steps import PollCounters, PollOutcome
+
+# A booked poll comes back this long before its slot and sleeps the rest: a Wait state that ends a little late
+# must not miss it (a slot missed is dropped and a new one booked).
+SLOT_LEAD_SECONDS = 2
 
 
 def poll_job(
@@ -22,10 +29,14 @@ def poll_job(
     new execution, before this one can approach Step Functions' 25,000-event history limit;
     ``nextInput`` is that execution's input: the same job, the backoff where it stands, and a link back.
     """
-    recorded = record(history, job, jobs.describe(job), ObservedBy.POLL, execution_arn=execution_arn)
+    attempt = previous.attempt + 1
+    try:
+        observed = jobs.describe(job)
+    except SlotBooked as booked:
+        return _booked(job, previous, attempt, booked)
+    recorded = record(history, job, observed, ObservedBy.POLL, execution_arn=execution_arn)
     unchanged_polls = 0 if recorded.changed else previous.unchanged_polls + 1
     state = recorded.snapshot
-    attempt = previous.attempt + 1
     hand_over = not state.terminal and attempt >= max_polls
     return PollOutcome(
         attempt=attempt,
@@ -47,4 +58,22 @@ def poll_job(
             if hand_over
             else None
         ),
+    )
+
+
+def _booked(job: JobRef, previous: PollCounters, attempt: int, booked: SlotBooked) -> PollOutcome:
+    """No Get was made: the call budget booked this job's next one. The execution waits for the slot (WaitForSlot)
+    and polls again with it; nothing is recorded, the backoff stands where it was."""
+    return PollOutcome(
+        attempt=attempt,
+        unchanged_polls=previous.unchanged_polls,
+        booked_slot=booked.slot.to_json(),
+        status="",
+        status_message="",
+        terminal=False,
+        succeeded=False,
+        wait_seconds=max(math.ceil(booked.wait_seconds) - SLOT_LEAD_SECONDS, 1),
+        history_version=0,
+        job_key=job.pk,
+        continue_as_new=False,
     )

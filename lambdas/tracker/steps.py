@@ -16,6 +16,9 @@ class PollCounters(Record):
 
     attempt: int = spec(default=0, ge=0)
     unchanged_polls: int = spec(default=0, ge=0, key="unchangedPolls")
+    # The call-budget slot the last poll booked for this one (tracker.call_budget.Slot): the execution waited
+    # for it (WaitForSlot) instead of retrying.
+    booked_slot: dict[str, Any] | None = spec(default=None, key="bookedSlot")
 
 
 class PollOutcome(PollCounters):

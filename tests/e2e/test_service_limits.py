@@ -98,3 +98,13 @@ def test_many_jobs_with_events_lost_never_exceed_the_share_of_any_rate_limit(clo
         assert busiest <= max(rate.calls_per_second, 1), (operation, busiest)
     # and the variant imports' Gets were spread at most one per 2 s: that is what slowed them down together
     assert len(_calls_per_operation(cloud.omics.calls)["GetVariantImportJob"]) >= 24 * 3
+    # by booking: a poll whose slot was further than it may wait took the slot, waited for it (WaitForSlot) and
+    # polled with it, instead of failing with BudgetExhausted and retrying until a slot came near
+    assert sum(cloud.states_entered(arn).count("WaitForSlot") for arn in executions) >= 12
+    budget_failures = [
+        event
+        for arn in set(executions)
+        for event in cloud.events(arn)
+        if event["type"] == "TaskFailed" and "BudgetExhausted" in json.dumps(event)
+    ]
+    assert budget_failures == []

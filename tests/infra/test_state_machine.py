@@ -82,6 +82,7 @@ def _retry(state: dict[str, Any], error: str) -> dict[str, Any]:
     return retrier
 
 
+BOOKED = {"Variable": "$.poll.bookedSlot", "IsPresent": True}
 QUEUED_IMPORT_ENDED_OR_HANDING_OVER = {
     "And": [
         {"Variable": "$.turn", "IsPresent": True},
@@ -252,6 +253,7 @@ def test_job_finished_waits_while_running_and_ends_named_for_the_final_status(sy
 
     assert state["Type"] == "Choice"
     assert _choice_targets(state) == [
+        (BOOKED, "WaitForSlot"),
         (QUEUED_IMPORT_ENDED_OR_HANDING_OVER, "TakeTurn"),
         ({"Variable": "$.poll.continueAsNew", "BooleanEquals": True}, "ContinueAsNew"),
         ({"Variable": "$.poll.terminal", "BooleanEquals": False}, "WaitForChangeOrTimeout"),
@@ -266,15 +268,30 @@ def test_job_finished_waits_while_running_and_ends_named_for_the_final_status(sy
 def test_a_queued_import_that_ended_or_must_hand_over_goes_back_to_its_store_queue_first(synth: Synthesized) -> None:
     # Given an execution that leads a queued import ($.turn present), when its poll says the job ended or the
     # execution must hand over, then the queue settles every request of the batch (and starts the store's next
-    # import) or hands the request over in its place, before any ending or plain ContinueAsNew is considered.
-    first, *_ = _choice_targets(_states(synth)["JobFinished?"])
+    # import) or hands the request over in its place, before any ending or plain ContinueAsNew is considered
+    # (a booked poll, which saw nothing, only waits for its slot).
+    booked, queued, *_ = _choice_targets(_states(synth)["JobFinished?"])
 
-    assert first == (QUEUED_IMPORT_ENDED_OR_HANDING_OVER, "TakeTurn")
+    assert booked == (BOOKED, "WaitForSlot")
+    assert queued == (QUEUED_IMPORT_ENDED_OR_HANDING_OVER, "TakeTurn")
+
+
+def test_a_poll_that_booked_its_slot_waits_for_it_and_polls_again(synth: Synthesized) -> None:
+    # Given the call budget booked the poll's HealthOmics call (many jobs share it), then the execution waits
+    # waitSeconds (until just before the slot) in a plain Wait, no retry and no task, and polls with the slot.
+    state = _states(synth)["WaitForSlot"]
+
+    assert state == {
+        "Type": "Wait",
+        "Comment": state["Comment"],
+        "SecondsPath": "$.poll.waitSeconds",
+        "Next": "PollJob",
+    }
 
 
 def test_a_followed_job_without_a_turn_still_ends_or_hands_over_by_itself(synth: Synthesized) -> None:
     # The queue rule needs $.turn; a job started elsewhere reaches the usual rules.
-    rules = _choice_targets(_states(synth)["JobFinished?"])[1:]
+    rules = _choice_targets(_states(synth)["JobFinished?"])[2:]
 
     assert all("$.turn" not in str(condition) for condition, _ in rules)
     assert ({"Variable": "$.poll.continueAsNew", "BooleanEquals": True}, "ContinueAsNew") in rules

@@ -3,8 +3,10 @@ moto gives, only cheaper (serialization, transactions) or without races (client 
 
 from __future__ import annotations
 
+import copy
 import threading
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 from unittest import mock
 
@@ -14,8 +16,11 @@ from botocore.exceptions import ClientError
 from moto import mock_aws
 from moto.core import serialize as moto_serialize
 from moto.dynamodb import models as dynamodb_models
+from moto.dynamodb.comparisons import ConditionExpressionParser
 from moto.dynamodb.models import DynamoDBBackend
 from moto.dynamodb.models.table import StreamShard
+from moto.dynamodb.parsing.expressions import UpdateExpressionParser  # type: ignore[attr-defined]
+from moto.dynamodb.parsing.validators import UpdateExpressionValidator
 
 from localcloud import concurrency, patches
 from localcloud.executions import RunningExecutions
@@ -100,6 +105,74 @@ def test_the_fast_member_lookup_serializes_as_moto_does(dynamodb: Any) -> None:
         fast = answers()
 
     assert fast == as_moto_does
+
+
+@pytest.fixture
+def checked_once() -> Iterator[None]:
+    """The update-expression checks made once per expression, names and keys; conditions lexed once per text."""
+    with (
+        mock.patch.object(UpdateExpressionParser, "make", staticmethod(concurrency._parse_update_expression)),
+        mock.patch.object(
+            UpdateExpressionValidator, "__init__", concurrency._remember_expression(UpdateExpressionValidator.__init__)
+        ),
+        mock.patch.object(UpdateExpressionValidator, "validate", concurrency._validate_checking_once),
+        mock.patch.object(ConditionExpressionParser, "_lex_condition_expression", concurrency._lex_once),
+    ):
+        yield
+
+
+@pytest.mark.parametrize(
+    ("names", "refused"),
+    [
+        ({"#a": "status", "#b": "status"}, "Two document paths overlap"),
+        ({"#a": "sk", "#b": "status"}, "Cannot update attribute sk"),
+    ],
+)
+def test_an_expression_checked_once_is_still_refused_with_other_names(
+    dynamodb: Any, checked_once: None, names: dict[str, str], refused: str
+) -> None:
+    """Given an update expression that passed moto's checks with some attribute names, when the same expression
+    comes with names that overlap or name a key, then it is refused as moto refuses it (the checks remembered
+    are per expression *and* names)."""
+    key = {"pk": {"S": "JOB#1"}, "sk": {"S": "STATE"}}
+    dynamodb.put_item(TableName=TABLE, Item={**key, "version": {"N": "1"}})
+
+    def update(attribute_names: dict[str, str]) -> Any:
+        return dynamodb.update_item(
+            TableName=TABLE,
+            Key=key,
+            UpdateExpression="SET #a = :x, #b = :y",
+            ConditionExpression="version = :one",
+            ExpressionAttributeNames=attribute_names,
+            ExpressionAttributeValues={":x": {"S": "x"}, ":y": {"S": "y"}, ":one": {"N": "1"}},
+        )
+
+    update({"#a": "status", "#b": "message"})  # passes: the expression's checks are now remembered
+    with pytest.raises(ClientError, match=refused):
+        update(names)
+    update({"#a": "status", "#b": "message"})  # and the names that passed still pass
+    with pytest.raises(ClientError, match="ConditionalCheckFailed"):
+        dynamodb.update_item(
+            TableName=TABLE,
+            Key=key,
+            UpdateExpression="SET #a = :x",
+            ConditionExpression="version = :one",  # a text lexed before, with another value
+            ExpressionAttributeNames={"#a": "status"},
+            ExpressionAttributeValues={":x": {"S": "x"}, ":one": {"N": "2"}},
+        )
+
+
+def test_the_json_copy_copies_as_deepcopy_does() -> None:
+    data: dict[str, Any] = {
+        "a": [1, 2.5, {"b": None, "c": True}],
+        "d": "text",
+        "when": datetime(2026, 1, 1, tzinfo=UTC),
+    }
+    copied = concurrency._json_copy(data)
+    assert copied == copy.deepcopy(data)
+    assert copied["a"] is not data["a"] and copied["a"][2] is not data["a"][2]
+    copied["a"][2]["b"] = "changed"
+    assert data["a"][2]["b"] is None
 
 
 def test_a_cancelled_transaction_leaves_items_and_stream_as_they_were(dynamodb: Any) -> None:

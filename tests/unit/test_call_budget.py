@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from itertools import pairwise
 from typing import Any
 from unittest import mock
@@ -202,6 +203,57 @@ def test_a_queue_longer_than_the_caller_may_wait_is_exhausted(dynamodb: Any, fak
     assert _stored_tat(dynamodb) == tat
     fake_clock.now += timedelta(seconds=exhausted.value.retry_after_seconds)
     assert budget.acquire(OPERATION, max_delay_seconds=0) == 0.0
+
+
+def test_a_slot_beyond_the_wait_is_booked_and_later_used_without_a_write(dynamodb: Any, fake_clock: FakeClock) -> None:
+    # Given a queue 3 s long (callers still sleeping) and a caller that may wait 2 s but book up to 60 s
+    budget = CallBudget(dynamodb, TABLE, {OPERATION: BudgetRate.for_share(1, 1.0)})
+    with mock.patch.object(clock, "sleep"):
+        [budget.acquire(OPERATION, max_delay_seconds=2) for _ in range(3)]
+
+    # When it asks for a slot
+    with pytest.raises(call_budget.SlotBooked) as booked:
+        budget.acquire(OPERATION, max_delay_seconds=2, book_within_seconds=60)
+
+    # Then the slot 3 s away is its own (the queue moved on past it), and nothing was called or slept
+    slot = booked.value.slot
+    assert (slot.operation, booked.value.wait_seconds) == (OPERATION, 3.0)
+    assert slot.at == call_budget._microseconds(T0 + 3 * ONE_SECOND)
+    assert Decimal(str(_stored_tat(dynamodb))) == Decimal((T0 + 4 * ONE_SECOND).timestamp())
+    assert fake_clock.sleeps == []
+
+    # And coming back 1 s before it with the slot, it sleeps until the slot and writes nothing more
+    fake_clock.now = T0 + 2 * ONE_SECOND
+    tat = _stored_tat(dynamodb)
+    assert budget.acquire(OPERATION, max_delay_seconds=2, book_within_seconds=60, booked=slot) == 1.0
+    assert _stored_tat(dynamodb) == tat
+    assert call_budget.Slot.from_json(slot.to_json()) == slot
+
+
+@pytest.mark.parametrize(
+    ("comes_back_after_seconds", "why"),
+    [(3.5, "late: the slot has passed"), (-20, "early: beyond the wait (an event woke it)")],
+)
+def test_a_booked_slot_out_of_reach_is_dropped_for_a_new_one(
+    dynamodb: Any, fake_clock: FakeClock, comes_back_after_seconds: float, why: str
+) -> None:
+    # Given a booked slot 3 s ahead
+    budget = CallBudget(dynamodb, TABLE, {OPERATION: BudgetRate.for_share(1, 1.0)})
+    with mock.patch.object(clock, "sleep"):
+        [budget.acquire(OPERATION, max_delay_seconds=2) for _ in range(3)]
+    with pytest.raises(call_budget.SlotBooked) as booked:
+        budget.acquire(OPERATION, max_delay_seconds=2, book_within_seconds=60)
+    slot = booked.value.slot
+    fake_clock.now = T0 + timedelta(seconds=3 + comes_back_after_seconds)
+
+    # When the caller comes back with it too late or too early, then it takes a new slot (a write): a slot is
+    # used only at its moment, so calls stay an interval apart
+    before = _stored_tat(dynamodb)
+    try:
+        budget.acquire(OPERATION, max_delay_seconds=2, book_within_seconds=60, booked=slot)
+    except call_budget.SlotBooked as again:
+        assert again.slot != slot
+    assert _stored_tat(dynamodb) != before, why
 
 
 def test_an_operation_without_a_rate_is_not_delayed(dynamodb: Any, fake_clock: FakeClock) -> None:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from tracker.call_budget import Slot, SlotBooked
 from tracker.contract import JobRef
 from tracker.history import Change, JobState
-from tracker.poll import poll_job
+from tracker.poll import SLOT_LEAD_SECONDS, poll_job
 from tracker.schedule import PollSchedule
 from tracker.status import Snapshot
 from tracker.steps import PollCounters
@@ -123,3 +124,40 @@ def test_output_is_the_json_the_state_machine_reads() -> None:
         "jobKey",
         "continueAsNew",
     }
+
+
+class BookingJobs:
+    """HealthOmics behind a budget whose next slot is `wait_seconds` away: the call is booked, not made."""
+
+    def __init__(self, wait_seconds: float) -> None:
+        self.wait_seconds = wait_seconds
+
+    def describe(self, job: JobRef) -> Snapshot:
+        raise SlotBooked(Slot("GetReferenceImportJob", 1_700_000_000_000_000), self.wait_seconds)
+
+
+def test_a_booked_poll_records_nothing_and_waits_until_just_before_its_slot() -> None:
+    # Given a job polled twice already (once unchanged)
+    history = FakeHistory()
+    running = Snapshot("IN_PROGRESS")
+    first = poll_job(JOB, PollCounters(), FakeJobs(running), history, SCHEDULE, execution_arn="arn:e1", max_polls=1000)
+    second = poll_job(JOB, first, FakeJobs(running), history, SCHEDULE, execution_arn="arn:e1", max_polls=1000)
+
+    # When the call budget books the next Get 95.2 s away
+    booked = poll_job(JOB, second, BookingJobs(95.2), history, SCHEDULE, execution_arn="arn:e1", max_polls=1000)
+
+    # Then nothing is recorded, the execution waits for the slot (less the lead) and keeps its backoff
+    assert len(history.changes) == 1
+    assert booked.booked_slot == {"operation": "GetReferenceImportJob", "at": 1_700_000_000_000_000}
+    assert booked.wait_seconds == 96 - SLOT_LEAD_SECONDS
+    assert (booked.attempt, booked.unchanged_polls, booked.terminal, booked.continue_as_new) == (3, 1, False, False)
+    # And the next poll (with the slot) continues the backoff as if the booked round had been a poll
+    after = poll_job(JOB, booked, FakeJobs(running), history, SCHEDULE, execution_arn="arn:e1", max_polls=1000)
+    assert (after.attempt, after.unchanged_polls, after.booked_slot) == (4, 2, None)
+
+
+def test_a_slot_booked_within_the_lead_waits_one_second() -> None:
+    booked = poll_job(JOB, PollCounters(), BookingJobs(10.5), FakeHistory(), SCHEDULE, execution_arn=None, max_polls=9)
+    assert booked.wait_seconds == 11 - SLOT_LEAD_SECONDS
+    soon = poll_job(JOB, PollCounters(), BookingJobs(0.5), FakeHistory(), SCHEDULE, execution_arn=None, max_polls=9)
+    assert soon.wait_seconds == 1
