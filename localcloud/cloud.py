@@ -38,6 +38,7 @@ from localcloud.deploy import (
 )
 from localcloud.event_source import StatusEventSource
 from localcloud.executions import RunningExecutions
+from localcloud.in_process import InProcessCalls
 from localcloud.lambda_runtime import InProcessLambdaRuntime
 from localcloud.omics import OmicsSimulator
 from localcloud.streams import StreamPoller
@@ -61,6 +62,8 @@ def _route_to_simulator(request: Any, **kwargs: Any) -> Any:
 
 
 _inject_dynamodb_faults = patches.dynamodb_fault_injector(_dynamodb_faults)
+_in_process = InProcessCalls()
+_in_process.faults_armed = lambda: any(fault.remaining > 0 for fault in _dynamodb_faults)
 _policies: iam.Policies | None = None
 
 
@@ -75,11 +78,13 @@ def _check_iam(params: dict[str, Any], model: Any, **_: Any) -> None:
 
 # botocore copies BUILTIN_HANDLERS into every new session: every omics client, including the one
 # moto's Step Functions uses for aws-sdk tasks, asks the simulator before anything else; every
-# DynamoDB client meets the faults a test arms before it reaches moto.
+# DynamoDB client meets the faults a test arms before it reaches moto; JSON-protocol calls are answered
+# without HTTP emulation (localcloud.in_process).
 for _handler in (
     ("before-send.omics", _route_to_simulator),
     ("before-send.dynamodb", _inject_dynamodb_faults),
     ("before-parameter-build", _check_iam),
+    ("before-call", _in_process),
 ):
     if _handler not in botocore.handlers.BUILTIN_HANDLERS:
         botocore.handlers.BUILTIN_HANDLERS.append(_handler)
@@ -164,6 +169,8 @@ class LocalCloud:
         _simulator = self.omics
         self._exit.callback(self._forget_simulator)
         self._exit.enter_context(mock_aws(config={"stepfunctions": {"execute_state_machine": True}}))
+        _in_process.enabled = True
+        self._exit.callback(setattr, _in_process, "enabled", False)  # before moto's mock stops
         # Executions deliver due aws.omics events without waiting for their targets in real time: a target may
         # itself wait on the simulated clock (a call-budget slot), which moves only while every actor waits.
         self._exit.enter_context(

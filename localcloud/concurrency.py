@@ -32,6 +32,7 @@ from moto.dynamodb.models import DynamoDBBackend
 from moto.dynamodb.models.dynamo_type import DynamoType
 from moto.dynamodb.models.table import Table
 from moto.dynamodb.parsing import validators as dynamodb_validators
+from moto.dynamodb.parsing.ast_nodes import DepthFirstTraverser, Node  # type: ignore[attr-defined]
 from moto.dynamodb.parsing.expressions import UpdateExpressionParser  # type: ignore[attr-defined]
 from moto.dynamodb.parsing.validators import (
     ActionCountValidator,
@@ -224,6 +225,36 @@ def _copied_tree(value: Any, memo: Any = None) -> Any:
 # finding or updating values, so each path is parsed once.
 _parse_extended = functools.lru_cache(maxsize=4096)(json_path.parse)
 _parse_plain = functools.lru_cache(maxsize=4096)(result_path.parse)
+
+
+# moto's update-expression processors walk the parsed expression once each (seven per UpdateItem), and at every
+# node rebuild the processor's table of node types and ask ABC isinstance questions: for the history's STATE update
+# (fifteen clauses) that was most of a change's cost. The walk here visits the same nodes in the same order and
+# calls the same hooks; the types are read once per walk and each class's answers are remembered.
+def _traverse(self: DepthFirstTraverser, node: Any) -> Any:
+    wanted = self.nodes_to_be_processed()
+    pre_processing, process = self.pre_processing_of_child, self.process
+    is_node: dict[type, bool] = {}
+    is_wanted: dict[type, bool] = {}
+
+    def visit(node: Any, child_id: int) -> Any:
+        kind = type(node)
+        if kind not in is_node:
+            is_node[kind], is_wanted[kind] = issubclass(kind, Node), issubclass(kind, wanted)
+        if is_node[kind]:
+            parent = node.parent
+            if node.children is not None:
+                for index, child in enumerate(node.children):
+                    pre_processing(node, index)
+                    visit(child, index)
+            if is_wanted[kind]:
+                node = process(node)
+                node.parent = parent
+                if parent:
+                    parent.children[child_id] = node
+        return node
+
+    return visit(node, -1)
 
 
 # moto lexes a ConditionExpression afresh on every conditional request, compiling its token patterns for each token.
@@ -551,6 +582,7 @@ def applied(
         mock.patch.object(CallbackEndpoint, "notify", _rechecked(clock, CallbackEndpoint.notify)),
         mock.patch.object(CallbackEndpoint, "interrupt_all", _rechecked(clock, CallbackEndpoint.interrupt_all)),
         mock.patch.object(dynamodb_models, "copy", _TablesNotCopied),
+        mock.patch.object(DepthFirstTraverser, "traverse", _traverse),
         mock.patch.object(ConditionExpressionParser, "_lex_condition_expression", _lex_once),
         *(mock.patch.object(module, "copy", _JsonCopies) for module in _JSON_COPYING_MODULES),
         mock.patch.object(

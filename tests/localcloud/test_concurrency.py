@@ -19,6 +19,7 @@ from moto.dynamodb import models as dynamodb_models
 from moto.dynamodb.comparisons import ConditionExpressionParser
 from moto.dynamodb.models import DynamoDBBackend
 from moto.dynamodb.models.table import StreamShard
+from moto.dynamodb.parsing.ast_nodes import DepthFirstTraverser  # type: ignore[attr-defined]
 from moto.dynamodb.parsing.expressions import UpdateExpressionParser  # type: ignore[attr-defined]
 from moto.dynamodb.parsing.validators import UpdateExpressionValidator
 
@@ -160,6 +161,63 @@ def test_an_expression_checked_once_is_still_refused_with_other_names(
             ExpressionAttributeNames={"#a": "status"},
             ExpressionAttributeValues={":x": {"S": "x"}, ":one": {"N": "2"}},
         )
+
+
+def test_the_faster_walk_of_update_expressions_updates_and_refuses_as_moto_does(dynamodb: Any) -> None:
+    key = {"pk": {"S": "JOB#1"}, "sk": {"S": "STATE"}}
+    start = {
+        **key,
+        "version": {"N": "3"},
+        "items": {"M": {"a": {"S": "IN_PROGRESS"}}},
+        "log": {"L": [{"S": "x"}]},
+        "tags": {"SS": ["a", "b"]},
+        "message": {"S": "m"},
+    }
+    updates = [
+        "SET version = version + :one, #items.#a = :done, #log = list_append(#log, :more)",
+        "SET firstSeen = if_not_exists(firstSeen, :now), #items.b = :done REMOVE message",
+        "ADD tags :c, hits :one",
+        "DELETE tags :a",
+        "SET version = :text + :one",  # refused: a string in arithmetic
+        "SET #a = :one, #a = :done",  # refused: two paths overlap
+        "REMOVE pk",  # refused: a key attribute
+    ]
+    values = {
+        ":one": {"N": "1"},
+        ":done": {"S": "COMPLETED"},
+        ":more": {"L": [{"S": "y"}]},
+        ":now": {"S": "2026-11-28T00:00:00Z"},
+        ":c": {"SS": ["c"]},
+        ":a": {"SS": ["a"]},
+        ":text": {"S": "t"},
+    }
+
+    def outcomes() -> list[Any]:
+        dynamodb.put_item(TableName=TABLE, Item=start)
+        results: list[Any] = []
+        for expression in updates:
+            used = {name: value for name, value in values.items() if name in expression}
+            names = {name: name[1:] for name in ("#items", "#a", "#log") if name in expression}
+            try:
+                dynamodb.update_item(
+                    TableName=TABLE,
+                    Key=key,
+                    UpdateExpression=expression,
+                    **({"ExpressionAttributeValues": used} if used else {}),
+                    **({"ExpressionAttributeNames": names} if names else {}),
+                )
+                results.append(dynamodb.get_item(TableName=TABLE, Key=key)["Item"])
+            except ClientError as error:
+                results.append(error.response["Error"])
+        return results
+
+    as_moto_does = outcomes()
+    with mock.patch.object(DepthFirstTraverser, "traverse", concurrency._traverse):
+        walked = outcomes()
+
+    assert walked == as_moto_does
+    assert ["Code" in result for result in walked] == [False] * 4 + [True] * 3
+    assert walked[3]["tags"] == {"SS": ["b", "c"]} and walked[1]["items"]["M"]["b"] == {"S": "COMPLETED"}
 
 
 def test_the_json_copy_copies_as_deepcopy_does() -> None:
