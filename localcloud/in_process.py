@@ -120,7 +120,13 @@ class InProcessCalls:
             return None
         status, headers, answer = answered
         http = AWSResponse(url, status, headers, MockRawResponse(answer))
-        return http, _parser(service.protocol).parse(convert_to_response_dict(http, model), model.output_shape)
+        response, parser = convert_to_response_dict(http, model), _parser(service.resolved_protocol)
+        parsed = parser.parse(response, model.output_shape)
+        if status >= 300:  # as botocore's Endpoint adds them: the error's modeled fields (e.g. the Item)
+            error_shape = service.shape_for_error_code(parsed.get("Error", {}).get("Code"))
+            if error_shape is not None:
+                parsed.update(parser.parse(response, error_shape))
+        return http, parsed
 
 
 def _answer(handler: Callable[..., Any], request: _Request) -> tuple[int, Any, Any]:

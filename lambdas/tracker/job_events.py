@@ -94,7 +94,7 @@ def record_event(event: Any, history: HistoryStore, jobs: JobReader, sfn: Any) -
     try:
         snapshot = merge(jobs.describe(job), snapshot)
     except TrackerError as error:
-        logger.warning("Recording the event without item statuses", extra={"reason": str(error)})
+        logger.warning("Recording the event without item statuses", extra={"reason": str(error), "jobKey": job.pk})
     recorded = record(history, job, snapshot, ObservedBy.EVENT, known=state)
     if not recorded.changed:
         return EventOutcome(EventResult.UNCHANGED, job=job, recorded=recorded)

@@ -36,11 +36,12 @@ def _client(service: str, calls: InProcessCalls) -> Any:
 
 
 def _outcome(call: Callable[[], Any]) -> Any:
-    """An answer without its request metadata, or the error's code and message."""
+    """An answer without its request metadata, or the error's code, message and modeled fields."""
     try:
         answer = call()
     except ClientError as error:
-        return ("error", error.response["Error"]["Code"], error.response["Error"]["Message"])
+        fields = {key: value for key, value in error.response.items() if key not in ("Error", "ResponseMetadata")}
+        return ("error", error.response["Error"]["Code"], error.response["Error"]["Message"], fields)
     answer.pop("ResponseMetadata", None)
     if "Payload" in answer:
         answer["Payload"] = answer["Payload"].read()
@@ -113,6 +114,7 @@ def test_dynamodb_answers_and_errors_are_the_usual_ones(in_process: InProcessCal
 
     assert fast == usual
     assert fast[4][:2] == ("error", "ConditionalCheckFailedException")
+    assert fast[4][3]["Item"]["version"] == {"N": "2"}  # ReturnValuesOnConditionCheckFailure's item
     assert fast[6][:2] == ("error", "ResourceNotFoundException")
 
 

@@ -17,7 +17,7 @@ SETTINGS = load_settings(OmicsSettings)
 MAX_BUDGET_DELAY_SECONDS = 3
 
 
-@logger.inject_lambda_context(correlation_id_path="id")
+@logger.inject_lambda_context(correlation_id_path="id", clear_state=True)
 @metrics.log_metrics
 def handler(event: Any, context: LambdaContext) -> dict[str, Any]:
     history = DynamoHistoryStore(client("dynamodb"), SETTINGS.table_name)

@@ -59,7 +59,7 @@ def _metric(name: str, value: float, unit: MetricUnit, dimensions: dict[str, str
             metric.add_dimension(name=dimension, value=dimension_value)
 
 
-@logger.inject_lambda_context
+@logger.inject_lambda_context(clear_state=True)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     from aws_lambda_powertools.utilities.batch import process_partial_response
 

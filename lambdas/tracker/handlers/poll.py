@@ -22,7 +22,7 @@ MAX_BUDGET_DELAY_SECONDS = 10
 BOOK_WITHIN_SECONDS = 900
 
 
-@logger.inject_lambda_context(correlation_id_path="executionArn")
+@logger.inject_lambda_context(correlation_id_path="executionArn", clear_state=True)
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     job = JobRef.from_dict(event["job"])

@@ -11,7 +11,7 @@ from tracker.settings import PrepareSettings, load_settings
 SETTINGS = load_settings(PrepareSettings)
 
 
-@logger.inject_lambda_context(correlation_id_path="executionArn")
+@logger.inject_lambda_context(correlation_id_path="executionArn", clear_state=True)
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return prepare_execution(event.get("input"), SETTINGS.reference_store_id).to_json()

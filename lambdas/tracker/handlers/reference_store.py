@@ -10,6 +10,6 @@ from tracker.observability import logger
 from tracker.reference_store import on_event
 
 
-@logger.inject_lambda_context(correlation_id_path="RequestId")
+@logger.inject_lambda_context(correlation_id_path="RequestId", clear_state=True)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return on_event(event, deploy_time_client("omics"))

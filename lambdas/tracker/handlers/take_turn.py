@@ -25,7 +25,7 @@ RULES = QueueRules(
 )
 
 
-@logger.inject_lambda_context(correlation_id_path="executionArn")
+@logger.inject_lambda_context(correlation_id_path="executionArn", clear_state=True)
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     request = TurnRequest.from_state(event["execution"], event["executionArn"])

@@ -13,7 +13,7 @@ from tracker.trigger import UploadResult, start_for_upload
 SETTINGS = load_settings(TriggerSettings)
 
 
-@logger.inject_lambda_context(correlation_id_path="id")
+@logger.inject_lambda_context(correlation_id_path="id", clear_state=True)
 @metrics.log_metrics
 def handler(event: Any, context: LambdaContext) -> dict[str, Any]:
     outcome = start_for_upload(client("stepfunctions"), SETTINGS.state_machine_arn, event)
