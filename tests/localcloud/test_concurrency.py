@@ -129,8 +129,9 @@ def checked_once() -> Iterator[None]:
         ({"#a": "sk", "#b": "status"}, "Cannot update attribute sk"),
     ],
 )
+@pytest.mark.usefixtures("checked_once")
 def test_an_expression_checked_once_is_still_refused_with_other_names(
-    dynamodb: Any, checked_once: None, names: dict[str, str], refused: str
+    dynamodb: Any, names: dict[str, str], refused: str
 ) -> None:
     """Given an update expression that passed moto's checks with some attribute names, when the same expression
     comes with names that overlap or name a key, then it is refused as moto refuses it (the checks remembered

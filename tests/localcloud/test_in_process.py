@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import zipfile
@@ -16,6 +17,7 @@ from moto import mock_aws
 from moto.awslambda.models import LambdaFunction
 
 from localcloud.in_process import InProcessCalls
+from tests.unit.history_table import create_history_table
 
 REGION = "us-east-1"
 TABLE = "jobs"
@@ -51,6 +53,19 @@ def _outcome(call: Callable[[], Any]) -> Any:
 def _both_ways(calls: InProcessCalls, run: Callable[[], list[Callable[[], Any]]]) -> tuple[list[Any], list[Any]]:
     """The outcomes of the same calls answered the usual way, then in process (from the same starting point)."""
     usual = [_outcome(call) for call in run()]
+    calls.enabled = True
+    try:
+        with _answered_in_process() as answered:
+            fast = [_outcome(call) for call in run()]
+    finally:
+        calls.enabled = False
+    assert len(answered) == len(fast)  # every call of the second round was answered in process
+    return usual, fast
+
+
+@contextlib.contextmanager
+def _answered_in_process() -> Iterator[list[str]]:
+    """The operations InProcessCalls answered (rather than leaving to the usual way) meanwhile."""
     answered: list[str] = []
     original = InProcessCalls.__call__
 
@@ -59,27 +74,13 @@ def _both_ways(calls: InProcessCalls, run: Callable[[], list[Callable[[], Any]]]
         answered.extend([model.name] if result is not None else [])
         return result
 
-    calls.enabled = True
-    try:
-        with mock.patch.object(InProcessCalls, "__call__", counting):
-            fast = [_outcome(call) for call in run()]
-    finally:
-        calls.enabled = False
-    assert len(answered) == len(fast)  # every call of the second round was answered in process
-    return usual, fast
+    with mock.patch.object(InProcessCalls, "__call__", counting):
+        yield answered
 
 
 def test_dynamodb_answers_and_errors_are_the_usual_ones(in_process: InProcessCalls) -> None:
     dynamodb = _client("dynamodb", in_process)
-    dynamodb.create_table(
-        TableName=TABLE,
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
-        AttributeDefinitions=[
-            {"AttributeName": "pk", "AttributeType": "S"},
-            {"AttributeName": "sk", "AttributeType": "S"},
-        ],
-        BillingMode="PAY_PER_REQUEST",
-    )
+    create_history_table(dynamodb, TABLE)
 
     def run() -> list[Callable[[], Any]]:
         key = {"pk": {"S": "JOB#1"}, "sk": {"S": "STATE"}}
@@ -181,15 +182,7 @@ def test_nothing_is_answered_in_process_while_disabled_or_while_dynamodb_faults_
     in_process: InProcessCalls,
 ) -> None:
     dynamodb = _client("dynamodb", in_process)
-    answered: list[str] = []
-    original = InProcessCalls.__call__
-
-    def counting(self: InProcessCalls, model: Any, params: dict[str, Any], **kwargs: Any) -> Any:
-        result = original(self, model, params, **kwargs)
-        answered.extend([model.name] if result is not None else [])
-        return result
-
-    with mock.patch.object(InProcessCalls, "__call__", counting):
+    with _answered_in_process() as answered:
         dynamodb.list_tables()
         in_process.enabled = True
         dynamodb.list_tables()

@@ -205,19 +205,23 @@ def test_a_queue_longer_than_the_caller_may_wait_is_exhausted(dynamodb: Any, fak
     assert budget.acquire(OPERATION, max_delay_seconds=0) == 0.0
 
 
-def test_a_slot_beyond_the_wait_is_booked_and_later_used_without_a_write(dynamodb: Any, fake_clock: FakeClock) -> None:
-    # Given a queue 3 s long (callers still sleeping) and a caller that may wait 2 s but book up to 60 s
+def _booked_behind_a_queue(dynamodb: Any) -> tuple[CallBudget, call_budget.SlotBooked]:
+    """A queue 3 s long (callers still sleeping), then a caller that may wait 2 s but book up to 60 s asks."""
     budget = CallBudget(dynamodb, TABLE, {OPERATION: BudgetRate.for_share(1, 1.0)})
     with mock.patch.object(clock, "sleep"):
         [budget.acquire(OPERATION, max_delay_seconds=2) for _ in range(3)]
-
-    # When it asks for a slot
     with pytest.raises(call_budget.SlotBooked) as booked:
         budget.acquire(OPERATION, max_delay_seconds=2, book_within_seconds=60)
+    return budget, booked.value
+
+
+def test_a_slot_beyond_the_wait_is_booked_and_later_used_without_a_write(dynamodb: Any, fake_clock: FakeClock) -> None:
+    # Given a queue 3 s long, when a caller that may wait 2 s but book up to 60 s asks for a slot
+    budget, booked = _booked_behind_a_queue(dynamodb)
 
     # Then the slot 3 s away is its own (the queue moved on past it), and nothing was called or slept
-    slot = booked.value.slot
-    assert (slot.operation, booked.value.wait_seconds) == (OPERATION, 3.0)
+    slot = booked.slot
+    assert (slot.operation, booked.wait_seconds) == (OPERATION, 3.0)
     assert slot.at == call_budget._microseconds(T0 + 3 * ONE_SECOND)
     assert Decimal(str(_stored_tat(dynamodb))) == Decimal((T0 + 4 * ONE_SECOND).timestamp())
     assert fake_clock.sleeps == []
@@ -238,12 +242,8 @@ def test_a_booked_slot_out_of_reach_is_dropped_for_a_new_one(
     dynamodb: Any, fake_clock: FakeClock, comes_back_after_seconds: float, why: str
 ) -> None:
     # Given a booked slot 3 s ahead
-    budget = CallBudget(dynamodb, TABLE, {OPERATION: BudgetRate.for_share(1, 1.0)})
-    with mock.patch.object(clock, "sleep"):
-        [budget.acquire(OPERATION, max_delay_seconds=2) for _ in range(3)]
-    with pytest.raises(call_budget.SlotBooked) as booked:
-        budget.acquire(OPERATION, max_delay_seconds=2, book_within_seconds=60)
-    slot = booked.value.slot
+    budget, booked = _booked_behind_a_queue(dynamodb)
+    slot = booked.slot
     fake_clock.now = T0 + timedelta(seconds=3 + comes_back_after_seconds)
 
     # When the caller comes back with it too late or too early, then it takes a new slot (a write): a slot is
