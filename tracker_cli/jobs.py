@@ -339,9 +339,17 @@ def find_by_job_id(aws: Aws, tracker: Tracker, job_id: str, job_type: str | None
 
 
 def find_by_execution(aws: Aws, tracker: Tracker, execution_arn: str, job_type: str | None = None) -> Job | NoJob:
-    where = _Filter().add("contains(#arns, :arn)", {"#arns": "executionArns"}, {":arn": execution_arn})
-    job = _one(_matching(aws, tracker, where, job_type), f"execution {execution_arn}")
-    return job if job else execution_without_job(aws, execution_arn)
+    def look() -> Job | None:
+        where = _Filter().add("contains(#arns, :arn)", {"#arns": "executionArns"}, {":arn": execution_arn})
+        return _one(_matching(aws, tracker, where, job_type), f"execution {execution_arn}")
+
+    job = look()
+    if job:
+        return job
+    missing = execution_without_job(aws, execution_arn)
+    # Ended since the first look: a job it recorded meanwhile is in the history now (an execution records its
+    # job before it ends), so look once more before saying it has none.
+    return (look() or missing) if not missing.pending else missing
 
 
 def execution_without_job(aws: Aws, execution_arn: str) -> NoJob:
@@ -406,7 +414,7 @@ def find_by_source(aws: Aws, tracker: Tracker, uri: str, job_type: str | None = 
     jobs = sorted(_matching(aws, tracker, where, job_type), key=lambda job: job.first_observed_at, reverse=True)
     upload = newest_upload_execution(aws, tracker, uri)
     if upload is not None and not any(upload in job.execution_arns for job in jobs):
-        return execution_without_job(aws, upload)
+        return find_by_execution(aws, tracker, upload, job_type)
     if jobs:
         return jobs[0]
     return NoJob(f"no job imports {uri} yet", pending=True)

@@ -182,3 +182,36 @@ def test_messages_from_aws_are_printed_as_they_are(capsys: pytest.CaptureFixture
         render.print_failures(_console(), [failed], "2026-01-05 09:00:00", [], ["UploadFailure"], {})
 
     assert "  Cause  value [bold]x[/bold] :x:" in [line.rstrip() for line in capsys.readouterr().out.splitlines()]
+
+
+def test_an_execution_that_ends_between_two_reads_is_found_with_its_job(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given an execution whose job was not recorded yet when the index was read, and which then led its job to
+    # the end (on a fast clock, between two calls), when watch looks it up, then it finds the job, not "ended
+    # without a job": an execution records its job before it ends, so an ended one is looked up once more.
+    from tracker.contract import JobRef
+    from tracker_cli import jobs
+
+    arn = "arn:aws:states:us-east-1:123456789012:execution:OmicsJobTracker-JobTracker:run-1"
+    job = jobs.Job(JobRef("VARIANT_IMPORT", {"jobId": "0" * 36}), "COMPLETED", {}, {}, execution_arns=(arn,))
+    looks = iter([[], [job]])
+    monkeypatch.setattr(jobs, "_matching", lambda *_: next(looks))
+    monkeypatch.setattr(jobs, "execution_without_job", lambda *_: jobs.NoJob("execution run-1 ended SUCCEEDED"))
+
+    assert jobs.find_by_execution(cast(Aws, None), cast(Tracker, None), arn) == job
+
+
+def test_a_running_execution_without_a_job_is_looked_up_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    from tracker_cli import jobs
+
+    looks: list[int] = []
+
+    def matching(*_: object) -> list[jobs.Job]:
+        looks.append(1)
+        return []
+
+    monkeypatch.setattr(jobs, "_matching", matching)
+    pending = jobs.NoJob("execution run-1 has no job yet", pending=True)
+    monkeypatch.setattr(jobs, "execution_without_job", lambda *_: pending)
+
+    assert jobs.find_by_execution(cast(Aws, None), cast(Tracker, None), "arn:...:run-1") == pending
+    assert looks == [1]
