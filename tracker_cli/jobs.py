@@ -297,6 +297,7 @@ class NoJob:
 
     reason: str
     pending: bool = False
+    ended: bool = False  # an execution that ended (its job, if any, is recorded by now)
 
 
 def _matching(aws: Aws, tracker: Tracker, where: _Filter, job_type: str | None) -> list[Job]:
@@ -347,9 +348,22 @@ def find_by_execution(aws: Aws, tracker: Tracker, execution_arn: str, job_type: 
     if job:
         return job
     missing = execution_without_job(aws, execution_arn)
+    if not missing.ended:
+        return missing
     # Ended since the first look: a job it recorded meanwhile is in the history now (an execution records its
-    # job before it ends), so look once more before saying it has none.
-    return (look() or missing) if not missing.pending else missing
+    # job before it ends), so look once more; a request that shared another's import names that job in its
+    # output (the import's leader recorded it).
+    return look() or job_in_output(aws, tracker, execution_arn) or missing
+
+
+def job_in_output(aws: Aws, tracker: Tracker, execution_arn: str) -> Job | None:
+    """The job an ended execution's output names (``job`` with its id), if the history has it."""
+    output = aws.sfn.describe_execution(executionArn=execution_arn).get("output") or "{}"
+    try:
+        ref = JobRef.from_dict(json.loads(output).get("job") or {})
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return None  # no job in it (an execution that failed before one, or another machine's output)
+    return get_job(aws, tracker, ref)
 
 
 def execution_without_job(aws: Aws, execution_arn: str) -> NoJob:
@@ -363,7 +377,7 @@ def execution_without_job(aws: Aws, execution_arn: str) -> NoJob:
     if status == "RUNNING":
         return NoJob(f"execution {name} has no job yet (RUNNING: preparing, or starting the job)", pending=True)
     why = ": ".join(part for part in (described.get("error"), short_cause(described.get("cause"))) if part)
-    return NoJob(f"execution {name} ended {status} without a job" + (f" ({why})" if why else ""))
+    return NoJob(f"execution {name} ended {status} without a job" + (f" ({why})" if why else ""), ended=True)
 
 
 def short_cause(cause: str | None) -> str:

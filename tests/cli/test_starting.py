@@ -169,3 +169,32 @@ def test_follow_with_watch_starts_and_watches_to_the_end_with_watchs_exit_status
     assert (
         cloud.wait(f"{cloud.state_machine_arn.replace(':stateMachine:', ':execution:')}:{name}")["status"] == "FAILED"
     )
+
+
+def test_watch_finds_the_shared_import_of_an_upload_that_joined_another_request(cloud: LocalCloud) -> None:
+    # Given three uploads at one moment into the stack's store: the first is imported alone, the next two
+    # together, led by the second (the third's execution records no job of its own)
+    started_before = len(cloud.executions())
+    with cloud.at_one_moment():
+        for number in range(3):
+            cloud.upload(f"references/shared-{number}.fa")
+    executions = cloud.wait_for_executions(started_before + 3)
+    for execution in executions:
+        cloud.wait(execution["executionArn"])
+    sources = [f"s3://{cloud.bucket}/references/shared-{number}.fa" for number in range(3)]
+    imports = sorted(
+        (job for job in cloud.omics.jobs.values() if {item.get("sourceFile") for item in job.items} & {*sources}),
+        key=lambda job: job.created,
+    )
+    assert [len(job.items) for job in imports] == [1, 2]
+
+    # When each upload is watched, by its execution's name and by its file, then each is told its import's
+    # end, the joined upload the shared import's (not "ended without a job", exit 2)
+    for number, uri in enumerate(sources):
+        name = next(e["name"] for e in executions if e["name"].startswith(f"shared-{number}-fa-"))
+        job_id = imports[0].job_id if number == 0 else imports[1].job_id
+        ended = f"REFERENCE_IMPORT {job_id} (store {cloud.reference_store_id}) ended COMPLETED"
+        for target in (name, uri):
+            watched = run_cli("watch", target, "--interval", "0.05")
+            assert watched.code == 0, watched.stderr
+            assert watched.lines[-1] == ended

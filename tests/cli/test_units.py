@@ -195,7 +195,9 @@ def test_an_execution_that_ends_between_two_reads_is_found_with_its_job(monkeypa
     job = jobs.Job(JobRef("VARIANT_IMPORT", {"jobId": "0" * 36}), "COMPLETED", {}, {}, execution_arns=(arn,))
     looks = iter([[], [job]])
     monkeypatch.setattr(jobs, "_matching", lambda *_: next(looks))
-    monkeypatch.setattr(jobs, "execution_without_job", lambda *_: jobs.NoJob("execution run-1 ended SUCCEEDED"))
+    ended = jobs.NoJob("execution run-1 ended SUCCEEDED", ended=True)
+    monkeypatch.setattr(jobs, "execution_without_job", lambda *_: ended)
+    monkeypatch.setattr(jobs, "job_in_output", lambda *_: pytest.fail("the second look found it"))
 
     assert jobs.find_by_execution(cast(Aws, None), cast(Tracker, None), arn) == job
 
