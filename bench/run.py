@@ -7,7 +7,7 @@ Scenarios (bench/scenarios.py), each on a fresh local cloud in a process of its 
 - jobs of 10 minutes to 24 hours followed by the tracker (events delivered / lost) and by the classic poller of the
   CDK README (Wait 30 s or 60 s → Get → Choice), their ends not aligned to the poll interval.
 First, each function's cold import against `import boto3` (bench/cold_starts.py). Writes bench/results.json,
-bench/chart.png and the tables in README.md; prints its own wall time.
+bench/chart.png and the tables in docs/benchmark.md; prints its own wall time.
 
     python -m bench.run [--jobs N] [--uploads N]   (the tables say how many were run)
 """
@@ -32,7 +32,7 @@ from localcloud.cloud import ROOT, synthesize
 
 RESULTS = ROOT / "bench" / "results.json"
 CHART = ROOT / "bench" / "chart.png"
-README = ROOT / "README.md"
+PAGE = ROOT / "docs" / "benchmark.md"
 JOBS, UPLOADS = 1_000, 200
 LENGTHS_HOURS = {"10 min": 1 / 6, "1 h": 1.0, "6 h": 6.0, "24 h": 24.0}
 RUNNERS = {
@@ -81,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
     chart.draw(results["side_by_side"], LENGTHS_HOURS, CHART)
     tables = render(results)
     RESULTS.write_text(json.dumps(results, indent=1) + "\n")
-    _write_readme(tables)
+    _write_page(tables)
     print(tables)
     print(f"make bench: {results['wall_seconds']} s of wall time ({os.cpu_count()} CPUs)")
     return 0
@@ -196,12 +196,12 @@ def render(results: dict[str, Any]) -> str:
     return "\n".join(rows)
 
 
-def _write_readme(tables: str) -> None:
+def _write_page(tables: str) -> None:
     start, end = "<!-- bench:start -->", "<!-- bench:end -->"
-    text = README.read_text()
+    text = PAGE.read_text()
     if start in text and end in text:
         before, rest = text.split(start, 1)
-        README.write_text(f"{before}{start}\n{tables}\n{end}{rest.split(end, 1)[1]}")
+        PAGE.write_text(f"{before}{start}\n{tables}\n{end}{rest.split(end, 1)[1]}")
 
 
 if __name__ == "__main__":

@@ -121,7 +121,7 @@ def any_message_alarm(scope: Construct, construct_id: str, queue: sqs.Queue, des
     return cloudwatch.Alarm(
         scope,
         construct_id,
-        alarm_description=f"{description} (see README: Failed uploads and events)",
+        alarm_description=f"{description} (see docs/operating.md#failed-uploads-and-events)",
         metric=queue.metric_approximate_number_of_messages_visible(
             period=Duration.minutes(1), statistic=cloudwatch.Stats.MAXIMUM
         ),

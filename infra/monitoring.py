@@ -58,7 +58,7 @@ READS = tuple(spec.get_operation for spec in JOB_TYPES.values())  # the ones a p
 UPLOAD_RESULTS = ("Started", "AlreadyStarted", "Ignored")  # Uploads<Result>: tracker.trigger.UploadResult
 EVENT_RESULTS = ("Recorded", "Unchanged", "Untracked", "Ignored")  # JobEvents<Result>: tracker.job_events.EventResult
 DELAY_STATISTICS = ("p50", "p99", "Maximum")
-README = "README: Alarms and dashboard"
+README = "docs/operating.md#alarms-and-dashboard"
 
 # The alarm's description is the message's text: what happened and what to do.
 EXECUTION_ALARMS = {

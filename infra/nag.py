@@ -263,8 +263,9 @@ def _event_target_findings(stack: OmicsJobTrackerStack) -> list[Finding]:
         (
             queue,
             "Serverless-SQSRedrivePolicy",
-            f"This queue is itself where failed {what} events end; people read it (README: Failed uploads and "
-            "events) and no consumer fails on its messages, so there is nothing to redrive to a further queue",
+            f"This queue is itself where failed {what} events end; people read it "
+            "(docs/operating.md#failed-uploads-and-events) and no consumer fails on its messages, so there is nothing "
+            "to redrive to a further queue",
         )
         for what, queue in _failure_queues(stack)
     ]

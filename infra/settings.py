@@ -45,7 +45,7 @@ class SettingsError(ValueError):
 
 
 class TrackerSettings(BaseModel):
-    """Every key is a cdk.json context key with the same name; see README "Configuration"."""
+    """Every key is a cdk.json context key with the same name; see docs/reference.md#configuration."""
 
     model_config = ConfigDict(frozen=True, populate_by_name=True)
 

@@ -1,6 +1,6 @@
 """The project's local cloud: moto + a HealthOmics simulator + the real handlers, on a simulated clock.
 
-It runs the state machine that ``cdk synth`` produced, never a hand-written copy. See README "Local cloud".
+It runs the state machine that ``cdk synth`` produced, never a hand-written copy. See docs/local-cloud.md.
 """
 
 from __future__ import annotations

@@ -144,7 +144,8 @@ def _names(kind: str, stack: str, lid: str, props: dict[str, Any], omics: OmicsS
         }[kind]
         region_account = f"::{ACCOUNT}" if service == "iam" else f":{REGION}:{ACCOUNT}"
         return name, {"Arn": f"arn:aws:{service}{region_account}:{resource}"}
-    if kind == "AWS::KMS::Key":  # named only, so that what uses it resolves: nothing is encrypted here (README)
+    # Named only, so that what uses it resolves: nothing is encrypted here (docs/local-cloud.md#differences-from-aws).
+    if kind == "AWS::KMS::Key":
         key_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"{stack}/{lid}"))
         return key_id, {"Arn": arn.format("kms", f"key/{key_id}"), "KeyId": key_id}
     if kind == "AWS::DynamoDB::GlobalTable":

@@ -85,7 +85,7 @@ def _parser() -> argparse.ArgumentParser:
     # Long enough to type the follow command at `make local`'s speed (60: 30m is 30 s).
     new.add_argument("--duration", default="30m", help="how long until it ends: 90s, 10m, 2h (default 30m)")
     new.add_argument("--store-id", help="its store (default: the stack's reference store, or an example id)")
-    new.add_argument("--job-id", help="its id, e.g. one a README example names (default: the next free id)")
+    new.add_argument("--job-id", help="its id, e.g. one an example in docs/ names (default: the next free id)")
     new.add_argument(
         "--item", action="append", dest="items", help="a source file or read set id (repeat; default: one example)"
     )

@@ -336,7 +336,7 @@ class OmicsSimulator:
         the status before (a cancelled variant import goes from IN_PROGRESS to CANCELLED, without
         CANCELLING). The Get answer of each status is checked against the model here, so a job the
         model does not allow (e.g. a variant import without items) fails the test at once. `job_id` chooses
-        the job's id (e.g. the id a README example names) instead of the next one."""
+        the job's id (e.g. the id an example in docs/ names) instead of the next one."""
         with self._lock:
             spec = job_types()[job_type]
             if job_id is not None and job_id in self.jobs:

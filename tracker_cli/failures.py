@@ -1,5 +1,5 @@
 """What failed: the state machine's failed, timed-out and aborted executions, and the messages waiting in
-the stack's failure queues (README "Failed uploads and events"), each with its cause and what it concerns.
+the stack's failure queues (docs/operating.md#failed-uploads-and-events), each with its cause and what it concerns.
 
 Queues are only peeked at (received with a visibility timeout of 0, never deleted), so looking changes
 nothing for the alarms or for whoever replays them.

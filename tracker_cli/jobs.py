@@ -1,4 +1,4 @@
-"""Jobs as the history table records them (README "Status history table"), and how a command finds one.
+"""Jobs as the history table records them (docs/reference.md#status-history-table), and how a command finds one.
 
 Listing reads the sparse ``ByStatus`` index (STATE items only): one query per status partition, newest
 change first, merged. Finding one job takes a job id, an upload's ``s3://`` URI, an execution ARN or an

@@ -29,7 +29,8 @@ from botocore.exceptions import (
 
 DEFAULT_STACK = "OmicsJobTracker"
 STACK_ENV = "OMICS_TRACKER_STACK"
-QUEUE_OUTPUT_SUFFIX = "QueueUrl"  # every such output is a queue failures end in (README "Failed uploads")
+# Every such output is a queue failures end in (docs/operating.md#failed-uploads-and-events).
+QUEUE_OUTPUT_SUFFIX = "QueueUrl"
 _REQUIRED_OUTPUTS = ("HistoryTableName", "StateMachineArn")
 
 

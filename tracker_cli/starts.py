@@ -1,4 +1,4 @@
-"""Starting executions with the console's input shapes (README "Starting executions").
+"""Starting executions with the console's input shapes (docs/reference.md#execution-inputs).
 
 The state machine validates every input itself (Prepare: ``InvalidInput`` with a cause naming each wrong
 field); these checks only catch early, with a clear message, what the tool can see without AWS: the job

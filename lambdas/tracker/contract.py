@@ -146,7 +146,7 @@ def job_type_for_event(detail_type: str) -> JobType | None:
 
 
 class Table:
-    """Key and attribute names of the status history table (README "Status history table")."""
+    """Key and attribute names of the status history table (docs/reference.md#status-history-table)."""
 
     PK = "pk"
     SK = "sk"
@@ -161,7 +161,7 @@ class Table:
     STATUS_INDEX = "ByStatus"
     STATUS_INDEX_PK = "currentStatus"
     STATUS_INDEX_SK = "lastChangedAt"
-    # A reference store's import queue (README "Imports, one at a time per store"): one item collection per store.
+    # A reference store's import queue (docs/design.md#imports-one-at-a-time-per-store): one item collection per store.
     STORE_PK_PREFIX = "STORE#"
     LOCK_SK = "LOCK"  # which import holds the store, and the batch being started
     ENTRY_SK_PREFIX = "QUEUE#"  # one waiting request: QUEUE#<arrival time>#<token>, so keys sort by arrival
@@ -270,7 +270,7 @@ REFERENCE_ENDINGS = (".fasta", ".fa", ".fas", ".fsa", ".faa", ".fna", ".ffn", ".
 
 SERVICE_NAME = "omics-job-tracker"  # Powertools service name of every function
 METRICS_NAMESPACE = "OmicsJobTracker"  # CloudWatch namespace of the handlers' metrics
-# The tracker's own event, one per recorded change, on the account's default bus (README "Notifications").
+# The tracker's own event, one per recorded change, on the account's default bus (docs/operating.md#notifications).
 STATUS_CHANGED_SOURCE = SERVICE_NAME
 STATUS_CHANGED_DETAIL_TYPE = "Job Status Changed"
 
@@ -295,7 +295,7 @@ class Env:
 
 @dataclass(frozen=True)
 class Defaults:
-    """Defaults of the cdk.json context keys that the handlers also see (README "Configuration")."""
+    """Defaults of the cdk.json context keys that the handlers also see (docs/reference.md#configuration)."""
 
     poll_first_wait_seconds: int = 30
     poll_backoff_factor: float = 2.0

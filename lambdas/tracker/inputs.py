@@ -1,6 +1,6 @@
 """The state machine's input contract: typed records, validation, and the normalised request.
 
-Three shapes are accepted (see README "Starting executions"):
+Three shapes are accepted (see docs/reference.md#execution-inputs):
 - start a reference import: ``{"jobType": "REFERENCE_IMPORT", "sources": [...]}``
 - follow an existing job: ``{"jobType": ..., "jobId": ..., <store id>}``
 - an S3 upload, as the trigger passes it: ``{"jobType": "REFERENCE_IMPORT", "s3Upload": {...}}``

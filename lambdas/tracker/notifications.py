@@ -91,7 +91,7 @@ def change_from_stream(record: dict[str, Any]) -> StatusChange | None:
 
 
 def event_detail(change: StatusChange) -> dict[str, Any]:
-    """The detail of the tracker's "Job Status Changed" event (README "Notifications")."""
+    """The detail of the tracker's "Job Status Changed" event (docs/operating.md#notifications)."""
     return {
         "job": change.job.to_dict(),
         "status": change.status,

@@ -1,7 +1,7 @@
-"""The README's local walkthrough ("Try it locally"), run as written against `make local`'s server.
+"""The local walkthrough (docs/walkthrough.md), run as written against `make local`'s server.
 
-Every ``$ command`` of the section's ``console`` blocks runs, in order, in one shell, as a user would paste
-it; each must succeed, and print what the README says it prints. Times, ids and durations differ from run
+Every ``$ command`` of the page's ``console`` blocks runs, in order, in one shell, as a user would paste
+it; each must succeed, and print what the page says it prints. Times, ids and durations differ from run
 to run, so the comparison reads every run of digits as "some number", any ``<placeholder>`` as "some text",
 ``...`` as "any lines", runs of spaces and table rules as one, and "by poll" and "by event" as the same
 (which of the two records a change first is a race the tracker is built to win either way).
@@ -22,8 +22,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-SECTION = "## Try it locally"
-README_PORT = "127.0.0.1:4566"
+PAGE = ROOT / "docs" / "walkthrough.md"
+PAGE_PORT = "127.0.0.1:4566"  # make local's, as the page names it
 STEP_TIMEOUT = 120  # real seconds; the longest step watches a 10-minute simulated job at speed 60
 _RULE = re.compile(r"[━─═]+")
 # A duration as the CLI prints it ("57s", "1m 53s", "2h 5m"): how long a status lasted varies with the machine.
@@ -36,11 +36,10 @@ class Step:
     expected: list[str] = field(default_factory=list)
 
 
-def walkthrough(readme: str) -> list[Step]:
-    """The section's ``console`` blocks as commands and the output shown under each."""
-    section = readme.split(SECTION, 1)[1].split("\n## ", 1)[0]
+def walkthrough(page: str) -> list[Step]:
+    """The page's ``console`` blocks as commands and the output shown under each."""
     steps: list[Step] = []
-    for block in re.findall(r"```console\n(.*?)```", section, re.S):
+    for block in re.findall(r"```console\n(.*?)```", page, re.S):
         continued = False  # the command's line ended with a backslash: the next line is part of it
         for line in block.splitlines():
             if continued:
@@ -99,7 +98,7 @@ def mismatch(expected: list[str], actual: list[str]) -> str | None:
     return None if position == len(got) else f"unexpected: {got[position]!r}"
 
 
-def test_the_matcher_reads_numbers_placeholders_and_gaps_as_the_readme_means_them() -> None:
+def test_the_matcher_reads_numbers_placeholders_and_gaps_as_the_page_means_them() -> None:
     assert mismatch(["took 5m 00s by poll", "job <id>"], ["took 12m 3s by event", "job 1000000002"]) is None
     assert mismatch(["first", "...", "last"], ["first", "a", "b", "last"]) is None
     assert mismatch(["┏━━┓ 5"], ["┏━━━━━━┓   12"]) is None
@@ -117,7 +116,7 @@ def test_the_matcher_reads_numbers_placeholders_and_gaps_as_the_readme_means_the
 
 
 def test_the_walkthrough_is_parsed_into_commands_and_their_output() -> None:
-    steps = walkthrough((ROOT / "README.md").read_text())
+    steps = walkthrough(PAGE.read_text())
 
     assert len(steps) >= 10
     assert any("omics-tracker watch" in step.command for step in steps)
@@ -156,12 +155,12 @@ def local_server() -> Iterator[str]:
 
 
 @pytest.mark.e2e
-def test_every_walkthrough_command_works_and_prints_what_the_readme_shows(local_server: str, tmp_path: Path) -> None:
-    steps = walkthrough((ROOT / "README.md").read_text())
+def test_every_walkthrough_command_works_and_prints_what_the_page_shows(local_server: str, tmp_path: Path) -> None:
+    steps = walkthrough(PAGE.read_text())
     environment = {
         key: value for key, value in os.environ.items() if not key.startswith(("AWS_", "OMICS_TRACKER", "COLUMNS"))
     }
-    # As a user's shell: the project's .venv first on PATH (the README says so), a 120-column terminal.
+    # As a user's shell: the project's .venv first on PATH (the page says so), a 120-column terminal.
     environment.update({"PATH": f"{ROOT / '.venv' / 'bin'}{os.pathsep}{environment['PATH']}", "COLUMNS": "120"})
     shell = subprocess.Popen(
         ["bash", "--norc", "--noprofile"],
@@ -176,7 +175,7 @@ def test_every_walkthrough_command_works_and_prints_what_the_readme_shows(local_
     assert shell.stdin is not None and shell.stdout is not None
     try:
         for number, step in enumerate(steps, start=1):
-            command = step.command.replace(README_PORT, local_server)
+            command = step.command.replace(PAGE_PORT, local_server)
             shell.stdin.write(f'{command}\necho "@@status $?"\n')
             shell.stdin.flush()
             output: list[str] = []
