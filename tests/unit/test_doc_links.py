@@ -75,8 +75,7 @@ def page_problems(page: Path) -> list[str]:
 
 def code_problems(source: Path) -> list[str]:
     text = source.read_text()
-    references = _CODE_REFERENCE.findall(text)
-    problems = [f"{reference}: {why}" for reference in references if (why := broken(reference, ROOT))]
+    problems = [why for reference in _CODE_REFERENCE.findall(text) if (why := broken(reference, ROOT))]
     problems += [
         f"line {text.count(chr(10), 0, match.start()) + 1}: a README section by name; point to docs/<page>.md#<anchor>"
         for match in _SECTION_BY_NAME.finditer(text)
@@ -102,7 +101,7 @@ def test_a_missing_page_or_anchor_is_reported(tmp_path: Path) -> None:
     assert broken("nowhere.md", page.parent) == "nowhere.md: no file docs/nowhere.md"
     (tmp_path / "Makefile").write_text('# see README "Configuration" and docs/design.md#gone\n')
     assert code_problems(tmp_path / "Makefile") == [
-        "docs/design.md#gone: docs/design.md#gone: no heading with anchor #gone in design.md",
+        "docs/design.md#gone: no heading with anchor #gone in design.md",
         "line 1: a README section by name; point to docs/<page>.md#<anchor>",
     ]
 
