@@ -144,8 +144,7 @@ def _names(kind: str, stack: str, lid: str, props: dict[str, Any], omics: OmicsS
         }[kind]
         region_account = f"::{ACCOUNT}" if service == "iam" else f":{REGION}:{ACCOUNT}"
         return name, {"Arn": f"arn:aws:{service}{region_account}:{resource}"}
-    # Named only, so that what uses it resolves: nothing is encrypted here (docs/local-cloud.md#differences-from-aws).
-    if kind == "AWS::KMS::Key":
+    if kind == "AWS::KMS::Key":  # named only, encrypts nothing (docs/local-cloud.md#differences-from-aws)
         key_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"{stack}/{lid}"))
         return key_id, {"Arn": arn.format("kms", f"key/{key_id}"), "KeyId": key_id}
     if kind == "AWS::DynamoDB::GlobalTable":

@@ -1,6 +1,4 @@
-"""omics-tracker: the tracker's jobs, histories and failures from a terminal.
-
-See docs/operating.md#the-omics-tracker-command.
+"""omics-tracker: jobs, histories and failures from a terminal (docs/operating.md#the-omics-tracker-command).
 
 Thin Typer commands (main), plain typed functions for the queries (jobs, failures) and the inputs
 (starts), AWS access in one place (stack) and the Rich output in another (render). It imports only the

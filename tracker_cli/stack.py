@@ -29,8 +29,7 @@ from botocore.exceptions import (
 
 DEFAULT_STACK = "OmicsJobTracker"
 STACK_ENV = "OMICS_TRACKER_STACK"
-# Every such output is a queue failures end in (docs/operating.md#failed-uploads-and-events).
-QUEUE_OUTPUT_SUFFIX = "QueueUrl"
+QUEUE_OUTPUT_SUFFIX = "QueueUrl"  # outputs of failure queues (docs/operating.md#failed-uploads-and-events)
 _REQUIRED_OUTPUTS = ("HistoryTableName", "StateMachineArn")
 
 
