@@ -26,6 +26,12 @@ from infra.settings import TrackerSettings
 from infra.stack import OmicsJobTrackerStack
 
 STACK_NAME = "OmicsJobTracker"
+# The feature flags `cdk synth` passes the app from cdk.json: the tests synthesize the stack that is deployed.
+FEATURE_FLAGS = {
+    key: value
+    for key, value in json.loads((Path(__file__).resolve().parents[2] / "cdk.json").read_text())["context"].items()
+    if key.startswith("@")
+}
 # The stack's functions by handler, and where each is in the construct tree.
 FUNCTION_PATHS = {
     "Prepare": "Workflow/PrepareFunction",
@@ -35,6 +41,11 @@ FUNCTION_PATHS = {
     "JobEvents": "JobEvents/Function",
     "Notify": "Notifications/Function",
 }
+
+
+def cdk_app(outdir: Path, context: dict[str, Any] | None = None) -> cdk.App:
+    """An app as `cdk synth` makes it: cdk.json's feature flags, then `context`."""
+    return cdk.App(outdir=str(outdir), context={**FEATURE_FLAGS, **(context or {})})
 
 
 def render(value: Any) -> str:
@@ -116,7 +127,7 @@ def add_recorded_nag_checks(stack: cdk.Stack) -> ValidationsRecorder:
 def synthesize_unacknowledged(outdir: Path) -> tuple[ValidationsRecorder, set[tuple[str, str]]]:
     """The stack with every pack and no acknowledgment applied (each one recorded, wherever it is made):
     the acknowledgments, and every finding the packs report."""
-    app = cdk.App(outdir=str(outdir))
+    app = cdk_app(outdir)
     with recording_validations(ValidationsRecorder(apply_acknowledgments=False)) as recorder:
         infra.nag.add_nag_checks(OmicsJobTrackerStack(app, STACK_NAME, settings=TrackerSettings()))
     with pytest.raises(RuntimeError, match="ValidationFailed"):
@@ -209,7 +220,7 @@ def _normalise(statement: dict[str, Any]) -> dict[str, Any]:
 def synthesize(
     outdir: Path, context: dict[str, Any] | None = None, settings: TrackerSettings | None = None
 ) -> Synthesized:
-    app = cdk.App(outdir=str(outdir), context=context or {})
+    app = cdk_app(outdir, context)
     settings = settings or TrackerSettings.from_context(app.node)
     stack = OmicsJobTrackerStack(app, STACK_NAME, settings=settings)
     nag = add_recorded_nag_checks(stack)
