@@ -22,16 +22,11 @@ from aws_cdk.assertions import Template
 from constructs import IConstruct
 
 import infra.nag
+from infra.cdk_json import feature_flags
 from infra.settings import TrackerSettings
 from infra.stack import OmicsJobTrackerStack
 
 STACK_NAME = "OmicsJobTracker"
-# The feature flags `cdk synth` passes the app from cdk.json: the tests synthesize the stack that is deployed.
-FEATURE_FLAGS = {
-    key: value
-    for key, value in json.loads((Path(__file__).resolve().parents[2] / "cdk.json").read_text())["context"].items()
-    if key.startswith("@")
-}
 # The stack's functions by handler, and where each is in the construct tree.
 FUNCTION_PATHS = {
     "Prepare": "Workflow/PrepareFunction",
@@ -45,7 +40,7 @@ FUNCTION_PATHS = {
 
 def cdk_app(outdir: Path, context: dict[str, Any] | None = None) -> cdk.App:
     """An app as `cdk synth` makes it: cdk.json's feature flags, then `context`."""
-    return cdk.App(outdir=str(outdir), context={**FEATURE_FLAGS, **(context or {})})
+    return cdk.App(outdir=str(outdir), context={**feature_flags(), **(context or {})})
 
 
 def render(value: Any) -> str:

@@ -11,10 +11,10 @@ from typing import Any
 import aws_cdk as cdk
 import pytest
 
+from infra.cdk_json import CDK_JSON
 from infra.settings import SettingsError, TrackerSettings
 from tests.infra.stack_template import FUNCTION_PATHS, Synthesized, render, synthesize
 
-CDK_JSON = Path(__file__).resolve().parents[2] / "cdk.json"
 EXISTING_STORE_ID = "1234567890"
 OVERRIDES = {
     "pollFirstWaitSeconds": 45,
