@@ -1,5 +1,4 @@
-"""cdk.json's feature flags, for synthesis without the CDK CLI (the tests, the local cloud). Standard library only:
-the local cloud imports it without starting jsii."""
+"""cdk.json's feature flags, for synthesis without the CDK CLI (tests, local cloud); stdlib only: no jsii start."""
 
 from __future__ import annotations
 
@@ -11,6 +10,5 @@ CDK_JSON = Path(__file__).resolve().parent.parent / "cdk.json"
 
 
 def feature_flags() -> dict[str, Any]:
-    """The flags `cdk synth` passes the app from cdk.json, so that a synthesis without it builds the same template."""
-    context = json.loads(CDK_JSON.read_text())["context"]
-    return {key: value for key, value in context.items() if key.startswith("@")}
+    """The flags `cdk synth` passes the app, so that a synthesis without the CLI builds the same template."""
+    return {key: value for key, value in json.loads(CDK_JSON.read_text())["context"].items() if key[0] == "@"}
