@@ -132,6 +132,29 @@ def _writes(run: dict[str, Any]) -> str:
     return f"{per_change:.1f} ({by})"
 
 
+def _side_by_side_rows(side_by_side: dict[str, dict[str, Any]]) -> list[str]:
+    """The table of each job length run by the tracker and by the classic poller, after a blank line."""
+    rows = [
+        "",
+        "| job length | run | completed / lost | end → recorded mean / max (s) | transitions / job-h | Gets / job-h "
+        "| Lambda invocations / job-h | $ / 1,000 job-days |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for label, by_runner in side_by_side.items():
+        for name, run in by_runner.items():
+            latency = run["detection_latency_seconds"]
+            seen = "-" if latency["mean"] is None else f"{latency['mean']:.0f} / {latency['max']:.0f}"
+            lost = f"{run['completed']} / {run['lost']}" + (
+                " (history reached 25,000 events)" if run["lost"] and name.startswith("classic") else ""
+            )
+            invocations = round(run["lambda"]["invocations"] / run["job_hours"], 2)
+            rows.append(
+                f"| {label} | {name} | {lost} | {seen} | {run['state_transitions_per_job_hour']} | "
+                f"{run['get_calls_per_job_hour']} | {invocations} | {run['cost_usd_per_1000_job_days']:.2f} |"
+            )
+    return rows
+
+
 def render(results: dict[str, Any]) -> str:
     rows = [
         "| run | jobs completed / lost | throttled | peak calls/s vs limit | end → recorded p50 / p99 / max (s) "
@@ -157,24 +180,7 @@ def render(results: dict[str, Any]) -> str:
             f"| {name} | {completed} | {run['throttled_calls']} | {_peaks(run)} | {_latency(run)} | "
             f"{transitions} | {gets} | {writes} | {cost} |"
         )
-    rows += [
-        "",
-        "| job length | run | completed / lost | end → recorded mean / max (s) | transitions / job-h | Gets / job-h "
-        "| Lambda invocations / job-h | $ / 1,000 job-days |",
-        "|---|---|---|---|---|---|---|---|",
-    ]
-    for label, by_runner in results["side_by_side"].items():
-        for name, run in by_runner.items():
-            latency = run["detection_latency_seconds"]
-            seen = "-" if latency["mean"] is None else f"{latency['mean']:.0f} / {latency['max']:.0f}"
-            lost = f"{run['completed']} / {run['lost']}" + (
-                " (history reached 25,000 events)" if run["lost"] and name.startswith("classic") else ""
-            )
-            invocations = round(run["lambda"]["invocations"] / run["job_hours"], 2)
-            rows.append(
-                f"| {label} | {name} | {lost} | {seen} | {run['state_transitions_per_job_hour']} | "
-                f"{run['get_calls_per_job_hour']} | {invocations} | {run['cost_usd_per_1000_job_days']:.2f} |"
-            )
+    rows += _side_by_side_rows(results["side_by_side"])
     imports = results["cold_starts"]
     rows += [
         "",

@@ -381,6 +381,7 @@ def add_nag_checks(stack: OmicsJobTrackerStack) -> None:
         Validations.of(handler).acknowledge(
             Acknowledgment(
                 id=f"AwsSolutions-IAM4[Policy::{_BASIC_EXECUTION_ARN}]",
-                reason="CDK's BucketNotificationsHandler custom resource: logs permissions only",
+                reason=f"CDK's BucketNotificationsHandler custom resource, with the role aws-cdk-lib gives it: "
+                f"{_BASIC_EXECUTION}",
             ),
         )

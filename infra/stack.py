@@ -52,12 +52,18 @@ class OmicsJobTrackerStack(Stack):
             topic=self.notifications.topic,
             settings=settings,
         )
+        self._add_outputs()
 
+    def _add_outputs(self) -> None:
+        """What a user needs from the deployed stack: where to upload, where to look, what to watch."""
         outputs = {
             "UploadBucketName": (self.storage.uploads.bucket_name, "Upload references here"),
-            "UploadPrefix": (settings.upload_prefix, "Reference files under this prefix are imported"),
+            "UploadPrefix": (self.settings.upload_prefix, "Reference files under this prefix are imported"),
             "HistoryTableName": (self.storage.history.table_name, "The status history of every job"),
-            "StateMachineArn": (state_machine.state_machine_arn, "Start executions here to import or follow"),
+            "StateMachineArn": (
+                self.workflow.state_machine.state_machine_arn,
+                "Start executions here to import or follow",
+            ),
             "ReferenceStoreId": (self.storage.reference_store_id, "The reference store imports go to"),
             "UploadDeadLetterQueueUrl": (
                 self.upload_trigger.target.dead_letters.queue_url,

@@ -40,7 +40,8 @@ class TrackerStorage(Construct):
             encryption=s3.BucketEncryption.S3_MANAGED,
             block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
             enforce_ssl=True,
-            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_PREFERRED,
+            # No ACLs: S3 delivers the logs through the bucket policy CDK adds (serverAccessLogsUseBucketPolicy).
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
             lifecycle_rules=[s3.LifecycleRule(expiration=Duration.days(365))],
             removal_policy=RemovalPolicy.RETAIN,
         )

@@ -184,20 +184,23 @@ class TrackerWorkflow(Construct):
         self._grant_imports(self.queue_function)
 
         state_machine_name = f"{Stack.of(self).stack_name}-JobTracker"
+        self.state_machine = self._state_machine(state_machine_name, self._definition(state_machine_name), settings)
+        # Wakes the request whose turn it is. By name: the state machine's own ARN would make the function's
+        # policy depend on the state machine, which depends on the function.
+        sfn.StateMachine.from_state_machine_name(self, "Waker", state_machine_name).grant_task_response(
+            self.queue_function
+        )
+
+    def _definition(self, state_machine_name: str) -> sfn.IChainable:
+        """Every state, linked as the diagram at the top of this module shows."""
         poll = self._poll()
         wait = self._wait(poll)
         take_turn = self._take_turn()
         continue_as_new = self._continue_as_new(state_machine_name)
         poll.next(self._finished(continue_as_new, wait.next(poll), self._wait_for_slot(poll), take_turn))
         take_turn.next(self._turn(take_turn, poll, continue_as_new))
-        definition = self._prepare().next(
+        return self._prepare().next(
             sfn.Choice(self, "StartOrFollow").when(sfn.Condition.is_present(START), take_turn).otherwise(poll)
-        )
-        self.state_machine = self._state_machine(state_machine_name, definition, settings)
-        # Wakes the request whose turn it is. By name: the state machine's own ARN would make the function's
-        # policy depend on the state machine, which depends on the function.
-        sfn.StateMachine.from_state_machine_name(self, "Waker", state_machine_name).grant_task_response(
-            self.queue_function
         )
 
     def _grant_imports(self, grantee: iam.IGrantable) -> None:

@@ -23,6 +23,7 @@ from moto import mock_aws
 from moto.awslambda.models import lambda_backends
 from moto.stepfunctions.parser.models import stepfunctions_parser_backends
 
+from infra.cdk_json import feature_flags
 from localcloud import concurrency, iam, patches, stack_registry
 from localcloud.clock import Clock, ScaledClock, SimClock, TurnClock
 from localcloud.deploy import (
@@ -91,8 +92,10 @@ for _handler in (
 
 
 def synthesize(out_dir: Path, context: dict[str, Any] | None = None, app: Path = ROOT / "app.py") -> Path:
-    """Run a CDK app (``app.py``: cdk-nag included) as ``cdk synth`` would; return the cloud assembly dir."""
-    env = {**os.environ, "CDK_OUTDIR": str(out_dir), "CDK_CONTEXT_JSON": json.dumps(context or {})}
+    """Run a CDK app (``app.py``: cdk-nag included) as ``cdk synth`` would, with cdk.json's feature flags; return
+    the cloud assembly dir."""
+    context = {**feature_flags(), **(context or {})}
+    env = {**os.environ, "CDK_OUTDIR": str(out_dir), "CDK_CONTEXT_JSON": json.dumps(context)}
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")])
     result = subprocess.run([sys.executable, str(app)], cwd=ROOT, env=env, capture_output=True, text=True)
     if result.returncode != 0:  # e.g. an unacknowledged cdk-nag finding: show what synth said

@@ -22,6 +22,7 @@ from aws_cdk.assertions import Template
 from constructs import IConstruct
 
 import infra.nag
+from infra.cdk_json import feature_flags
 from infra.settings import TrackerSettings
 from infra.stack import OmicsJobTrackerStack
 
@@ -35,6 +36,11 @@ FUNCTION_PATHS = {
     "JobEvents": "JobEvents/Function",
     "Notify": "Notifications/Function",
 }
+
+
+def cdk_app(outdir: Path, context: dict[str, Any] | None = None) -> cdk.App:
+    """An app as `cdk synth` makes it: cdk.json's feature flags, then `context`."""
+    return cdk.App(outdir=str(outdir), context={**feature_flags(), **(context or {})})
 
 
 def render(value: Any) -> str:
@@ -116,7 +122,7 @@ def add_recorded_nag_checks(stack: cdk.Stack) -> ValidationsRecorder:
 def synthesize_unacknowledged(outdir: Path) -> tuple[ValidationsRecorder, set[tuple[str, str]]]:
     """The stack with every pack and no acknowledgment applied (each one recorded, wherever it is made):
     the acknowledgments, and every finding the packs report."""
-    app = cdk.App(outdir=str(outdir))
+    app = cdk_app(outdir)
     with recording_validations(ValidationsRecorder(apply_acknowledgments=False)) as recorder:
         infra.nag.add_nag_checks(OmicsJobTrackerStack(app, STACK_NAME, settings=TrackerSettings()))
     with pytest.raises(RuntimeError, match="ValidationFailed"):
@@ -209,7 +215,7 @@ def _normalise(statement: dict[str, Any]) -> dict[str, Any]:
 def synthesize(
     outdir: Path, context: dict[str, Any] | None = None, settings: TrackerSettings | None = None
 ) -> Synthesized:
-    app = cdk.App(outdir=str(outdir), context=context or {})
+    app = cdk_app(outdir, context)
     settings = settings or TrackerSettings.from_context(app.node)
     stack = OmicsJobTrackerStack(app, STACK_NAME, settings=settings)
     nag = add_recorded_nag_checks(stack)

@@ -7,7 +7,6 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 
-import aws_cdk as cdk
 import pytest
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_logs as logs
@@ -22,6 +21,7 @@ from tests.infra.stack_template import (
     STACK_NAME,
     Synthesized,
     add_recorded_nag_checks,
+    cdk_app,
     nag_violations,
     synthesize_unacknowledged,
 )
@@ -58,7 +58,7 @@ def test_wildcard_acknowledgments_name_the_exact_resource(synth: Synthesized) ->
 
 def test_a_new_wildcard_policy_fails_synthesis_with_iam5(tmp_path: Path) -> None:
     # Given the stack plus one role that may do anything with S3, anywhere
-    app = cdk.App(outdir=str(tmp_path))
+    app = cdk_app(tmp_path)
     stack = OmicsJobTrackerStack(app, STACK_NAME, settings=TrackerSettings())
     wild = iam.Role(stack, "Wildcard", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"))
     wild.add_to_policy(iam.PolicyStatement(actions=["s3:*"], resources=["*"]))
@@ -114,7 +114,7 @@ def test_a_new_finding_of_the_hipaa_or_serverless_pack_fails_synthesis(
     tmp_path: Path, add: Callable[[OmicsJobTrackerStack], Construct], finding: str
 ) -> None:
     # Given the stack plus one resource a pack finds fault with
-    app = cdk.App(outdir=str(tmp_path))
+    app = cdk_app(tmp_path)
     stack = OmicsJobTrackerStack(app, STACK_NAME, settings=TrackerSettings())
     add(stack)
     add_recorded_nag_checks(stack)

@@ -16,10 +16,6 @@ IGNORED_WARNINGS = {
         "CDK gives every function a DependsOn on its role (and the role's default policy) next to the "
         "Fn::GetAtt of the role: redundant, harmless, and CDK's to emit"
     ),
-    "W3045": (
-        "The access-log bucket grants S3's log delivery write access with the LogDeliveryWrite ACL, CDK's "
-        "default without the @aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy feature flag"
-    ),
 }
 
 

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import json
+import tarfile
+from importlib.util import find_spec
 from pathlib import Path
 from typing import Any
 
 import aws_cdk as cdk
 import pytest
 
+from infra.cdk_json import CDK_JSON
 from infra.settings import SettingsError, TrackerSettings
 from tests.infra.stack_template import FUNCTION_PATHS, Synthesized, render, synthesize
 
-CDK_JSON = Path(__file__).resolve().parents[2] / "cdk.json"
 EXISTING_STORE_ID = "1234567890"
 OVERRIDES = {
     "pollFirstWaitSeconds": 45,
@@ -101,6 +103,21 @@ def test_every_cdk_json_setting_is_a_tracker_setting() -> None:
     settings_keys = {key for key in context if not key.startswith("@")}
 
     assert settings_keys <= set(TrackerSettings.context_keys())
+
+
+def test_cdk_json_sets_every_feature_flag_cdk_init_writes_for_the_pinned_aws_cdk_lib() -> None:
+    # aws-cdk-lib's own list, in its jsii bundle: an upgrade that recommends a new flag fails here until cdk.json
+    # has it (and the template's change is checked).
+    spec = find_spec("aws_cdk._jsii")
+    assert spec is not None and spec.origin is not None
+    (bundle,) = Path(spec.origin).parent.glob("aws-cdk-lib@*.jsii.tgz")
+    with tarfile.open(bundle) as package:
+        flags = package.extractfile("package/recommended-feature-flags.json")
+        assert flags is not None
+        recommended = json.load(flags)
+    context = json.loads(CDK_JSON.read_text())["context"]
+
+    assert {flag: context.get(flag) for flag in recommended} == recommended
 
 
 def test_cdk_json_leaves_the_powertools_layer_to_the_pinned_release() -> None:

@@ -99,7 +99,7 @@ def test_the_key_policy_allows_the_account_and_the_services_that_encrypt_for_the
     events = [s for sid, s in statements.items() if s.get("Principal") == {"Service": "events.amazonaws.com"}]
     assert {render(s["Condition"]["ArnEquals"]["aws:SourceArn"]) for s in events} == rule_arns
     for statement in events:
-        assert statement["Action"] == ["kms:GenerateDataKey", "kms:Decrypt"]
+        assert sorted(statement["Action"]) == ["kms:Decrypt", "kms:GenerateDataKey"]
         assert statement["Condition"]["StringEquals"] == {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}
     # CloudWatch alarms of this account, to publish to the encrypted notification topic
     alarms = statements["AlarmsToTheNotificationTopic"]

@@ -24,6 +24,7 @@ from tests.infra.stack_template import (
     STACK_NAME,
     Synthesized,
     add_recorded_nag_checks,
+    cdk_app,
     render,
 )
 from tracker.reference_store import RESOURCE_TYPE
@@ -140,7 +141,7 @@ def _covers(acknowledged_at: str, path: str) -> bool:
 def test_the_construct_acknowledges_exactly_the_findings_of_its_resources(tmp_path: Path) -> None:
     # Given the stack with the construct's acknowledgments recorded but not applied (infra/nag.py's applied)
     recorder = _RecordOnly()
-    app = cdk.App(outdir=str(tmp_path))
+    app = cdk_app(tmp_path)
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(infra.reference_store, "Validations", recorder)
         stack = OmicsJobTrackerStack(app, STACK_NAME, settings=TrackerSettings())

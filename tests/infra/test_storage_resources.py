@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.infra.stack_template import Synthesized
+from tests.infra.stack_template import Synthesized, render
 from tracker.contract import Table
 
 
@@ -81,6 +81,28 @@ def test_upload_bucket_refuses_plain_http(synth: Synthesized) -> None:
     assert any(
         s["Effect"] == "Deny" and s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}} for s in statements
     )
+
+
+def test_access_logs_are_delivered_through_a_bucket_policy_for_the_upload_bucket_only(synth: Synthesized) -> None:
+    # Given the access-log bucket, with ACLs off (no LogDeliveryWrite grant)
+    access_logs = synth.logical_id("Storage/AccessLogs")
+    properties = synth.resources[access_logs]["Properties"]
+    assert "AccessControl" not in properties
+    assert properties["OwnershipControls"] == {"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]}
+
+    # Then its policy lets S3's logging service write the upload bucket's logs, from this account only
+    (policy,) = [
+        p["Properties"]["PolicyDocument"]["Statement"]
+        for p in synth.of_type("AWS::S3::BucketPolicy").values()
+        if p["Properties"]["Bucket"] == {"Ref": access_logs}
+    ]
+    (delivery,) = [s for s in policy if s.get("Principal") == {"Service": "logging.s3.amazonaws.com"}]
+    assert delivery["Action"] == "s3:PutObject"
+    assert render(delivery["Resource"]) == f"${{{access_logs}.Arn}}/uploads/*"
+    assert delivery["Condition"] == {
+        "ArnLike": {"aws:SourceArn": {"Fn::GetAtt": [synth.logical_id("Storage/Uploads"), "Arn"]}},
+        "StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}},
+    }
 
 
 def test_upload_bucket_has_eventbridge_notifications(synth: Synthesized) -> None:
