@@ -28,7 +28,7 @@ from tracker.status import Snapshot, merge
 class JobStatusDetail(BaseModel):
     """The detail of a job status-change event; the job's ids are further fields, named by the job-type table."""
 
-    model_config = ConfigDict(extra="allow", populate_by_name=True)
+    model_config = ConfigDict(extra="allow", frozen=True)
 
     status: str
     status_message: str | None = Field(default=None, alias="statusMessage")

@@ -19,7 +19,7 @@ from datetime import datetime
 from typing import Any
 
 from botocore.exceptions import ClientError
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from tracker.observability import logger
 
@@ -37,6 +37,8 @@ class Attribute:
 
 class StoreProperties(BaseModel):
     """The custom resource's properties (``ResourceProperties``; CloudFormation adds ``ServiceToken``)."""
+
+    model_config = ConfigDict(frozen=True)
 
     name: str = Field(alias="ReferenceStoreName", min_length=1, max_length=127)
     description: str = Field(default=DEFAULT_DESCRIPTION, alias="Description", min_length=1, max_length=255)
