@@ -235,7 +235,8 @@ def _id_problems(job_type: str, given: dict[str, Any]) -> list[str]:
             problems.append(f"{id_field.name}: {shown(value)} does not match {id_field.pattern.pattern}")
     for name in given:
         if name not in spec.id_names:
-            problems.append(f"{name}: not used by {job_type} jobs" if name in known else f"{name}: unknown field")
+            why = f"not used by {job_type} jobs" if name in known else "unknown field"
+            problems.append(f"{shown(name, quote='')}: {why}")
     return problems
 
 
@@ -283,7 +284,8 @@ def _describe(error: ValidationError) -> str:
     for item in error.errors():
         location = ""
         for part in item["loc"]:
-            location += f"[{part}]" if isinstance(part, int) else (f".{part}" if location else str(part))
+            name = shown(part, quote="")  # an unknown field's name may be of any length
+            location += f"[{part}]" if isinstance(part, int) else (f".{name}" if location else name)
         message = "unknown field" if item["type"] == "extra_forbidden" else item["msg"].removeprefix("Value error, ")
         problems.append(f"{location}: {message}" if location else message)
     more = len(problems) - _MAX_PROBLEMS

@@ -490,8 +490,23 @@ def test_upload_whose_key_has_a_line_break_is_rejected() -> None:
         True,
         {"jobType": "x" * 100_000},
         {"jobType": "REFERENCE_IMPORT", "sources": [{}] * 100},
+        {"jobType": "REFERENCE_IMPORT", "sources": [{"sourceFile": SOURCE, "k" * 100_000: 1}]},
+        {"jobType": "REFERENCE_IMPORT", "sources": [{"sourceFile": SOURCE, "tags": {"t" * 100_000: 1}}]},
+        {"jobType": "VARIANT_IMPORT", "jobId": UUID_JOB_ID, "k" * 100_000: 1},
     ],
-    ids=["null", "array", "string", "integer", "float", "boolean", "huge jobType", "many bad sources"],
+    ids=[
+        "null",
+        "array",
+        "string",
+        "integer",
+        "float",
+        "boolean",
+        "huge jobType",
+        "many bad sources",
+        "huge unknown field",
+        "huge tag name",
+        "huge unknown field to follow",
+    ],
 )
 def test_any_input_is_rejected_with_a_short_cause(payload: object) -> None:
     with pytest.raises(InvalidInput) as raised:
