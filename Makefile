@@ -59,7 +59,7 @@ local-job: install
 bench: install
 	$(BIN)/python -m bench.run $(ARGS)
 
-# Each function's cold import next to `import boto3` alone (bench/cold_starts.json); exits 1 over 1.5x.
+# Each function's cold import next to `import boto3` alone (bench/cold_starts.json), reported (no target).
 .PHONY: bench-cold
 bench-cold: install
 	$(BIN)/python -m bench.cold_starts

@@ -1,4 +1,5 @@
-"""`make bench-cold`: each function's cold import next to `import boto3` alone (issue 8's target: at most 1.5x).
+"""`make bench-cold`: each function's cold import next to `import boto3` alone, reported (no target: jobs run for
+minutes to days, so a cold start's fraction of a second buys nothing).
 
 Each handler module is imported in a fresh interpreter, as a Lambda cold start does, with the environment its
 settings need, several times; the median wall time of the import is reported, with the ratio to the median of
@@ -20,7 +21,6 @@ ROOT = Path(__file__).resolve().parent.parent
 LAMBDAS = ROOT / "lambdas"
 RESULTS = Path(__file__).with_name("cold_starts.json")
 RUNS = 7
-TARGET_RATIO = 1.5
 _PROBE = "import time; started = time.perf_counter(); import {module}; print(time.perf_counter() - started)"
 
 
@@ -67,7 +67,6 @@ def measure() -> dict[str, Any]:
     return {
         "runs_per_module": RUNS,
         "boto3_seconds": round(baseline, 3),
-        "target_ratio": TARGET_RATIO,
         "functions": {
             module: {"seconds": round(seconds, 3), "ratio_to_boto3": round(seconds / baseline, 2)}
             for module, seconds in functions.items()
@@ -75,21 +74,15 @@ def measure() -> dict[str, Any]:
     }
 
 
-def main() -> int:
+def main() -> None:
     started = time.monotonic()
     results = measure()
     RESULTS.write_text(json.dumps(results, indent=2) + "\n")
     print(f"import boto3: {results['boto3_seconds']:.3f} s (median of {RUNS})")
-    over = []
     for module, measured in results["functions"].items():
-        ratio = measured["ratio_to_boto3"]
-        mark = "" if ratio <= TARGET_RATIO else f"  over the {TARGET_RATIO}x target"
-        print(f"  {module:<36} {measured['seconds']:.3f} s  {ratio:.2f}x{mark}")
-        if ratio > TARGET_RATIO:
-            over.append(module)
+        print(f"  {module:<36} {measured['seconds']:.3f} s  {measured['ratio_to_boto3']:.2f}x")
     print(f"Wrote {RESULTS.relative_to(ROOT)} in {time.monotonic() - started:.0f} s")
-    return 1 if over else 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

@@ -45,7 +45,7 @@ from tracker.contract import (
     InvalidInput,
     Table,
 )
-from tracker.steps import PollOutcome, Prepared, Turn
+from tracker.steps import PollOutcome, Prepared, Turn, TurnAction
 
 POLL = "$.poll"  # where PollJob's result (PollOutcome) is kept
 START = "$.start"  # Prepare's StartImport, when the execution starts an import
@@ -340,10 +340,10 @@ class TrackerWorkflow(Construct):
         )
         return (
             sfn.Choice(self, "Turn?")
-            .when(sfn.Condition.string_equals(action, "follow"), lead.next(poll))
-            .when(sfn.Condition.string_equals(action, "wait"), self._wait_for_turn(take_turn))
-            .when(sfn.Condition.string_equals(action, "handover"), hand_over.next(continue_as_new))
-            .when(sfn.Condition.string_equals(action, "done"), ended.next(ended_how))
+            .when(sfn.Condition.string_equals(action, TurnAction.FOLLOW.value), lead.next(poll))
+            .when(sfn.Condition.string_equals(action, TurnAction.WAIT.value), self._wait_for_turn(take_turn))
+            .when(sfn.Condition.string_equals(action, TurnAction.HANDOVER.value), hand_over.next(continue_as_new))
+            .when(sfn.Condition.string_equals(action, TurnAction.DONE.value), ended.next(ended_how))
             .otherwise(sfn.Fail(self, "UnknownTurn", error="Queue.UNKNOWN_ACTION", cause_path=action))
         )
 

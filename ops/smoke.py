@@ -36,7 +36,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from tracker.contract import REFERENCE_IMPORT, SUCCESS_STATUS, JobRef
 from tracker.history_store import DynamoHistoryStore
 from tracker.prepare import prepare_execution
-from tracker.steps import PollOutcome, Turn
+from tracker.steps import PollOutcome, Turn, TurnAction
 from tracker.trigger import execution_name
 
 CDK_JSON = Path(__file__).resolve().parent.parent / "cdk.json"
@@ -225,9 +225,9 @@ def sample_inputs(outputs: StackOutputs, key: str) -> dict[str, dict[str, Any]]:
     prepared = prepare_execution(upload, outputs.ReferenceStoreId).to_json()
     job = {**prepared["job"], "jobId": SAMPLE_JOB_ID}  # what LeadImport puts at $.job
     waiting = Turn(
-        action="wait",
+        action=TurnAction.WAIT,
         entry_pk=f"STORE#{outputs.ReferenceStoreId}",
-        entry_sk=f"QUEUE#2026-01-05T09:00:00.000000Z#{prepared['start']['ClientToken']}",
+        entry_sk=f"QUEUE#2026-01-05T09:00:00.000000Z#{prepared['start']['clientToken']}",
         turn_version=0,
         wait_seconds=300,
         checks=1,

@@ -1,23 +1,19 @@
-"""The EventBridge event envelope, as a record: the fields of Powertools' EventBridgeModel, without pydantic."""
+"""EventBridge events, read with Powertools' parser and its models (EventBridgeModel is the envelope)."""
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
-from tracker.records import Record, spec
+from aws_lambda_powertools.utilities.parser import ValidationError, parse
+from pydantic import BaseModel
+
+EventT = TypeVar("EventT", bound=BaseModel)
 
 
-class EventBridgeEvent(Record):
-    """Subclasses narrow ``detail`` to the record of their event's detail."""
-
-    version: str
-    id: str
-    source: str
-    account: str
-    time: datetime
-    region: str
-    resources: list[str]
-    detail_type: str = spec(key="detail-type")
-    detail: Any
-    replay_name: str | None = spec(default=None, key="replay-name")
+def parse_event(event: Any, model: type[EventT]) -> EventT | str:
+    """The event as `model` reads it, or its first problem (``detail.status: Input should be a valid string``)."""
+    try:
+        return parse(event=event, model=model)
+    except ValidationError as error:
+        first = error.errors()[0]
+        return f"{'.'.join(map(str, first['loc'])) or 'event'}: {first['msg']}"

@@ -1,4 +1,4 @@
-"""The state machine's input contract: typed records, validation, and the normalised request.
+"""The state machine's input contract: pydantic models, validation, and the normalised request.
 
 Three shapes are accepted (see docs/reference.md#execution-inputs):
 - start a reference import: ``{"jobType": "REFERENCE_IMPORT", "sources": [...]}``
@@ -12,7 +12,10 @@ import hashlib
 import json
 import re
 import unicodedata
-from typing import Any, ClassVar
+from collections.abc import Callable
+from typing import Annotated, Any, Self
+
+from pydantic import AfterValidator, ConfigDict, Field, ValidationError, model_validator
 
 from tracker.contract import (
     JOB_TYPES,
@@ -21,7 +24,7 @@ from tracker.contract import (
     REFERENCE_IMPORT,
     InvalidInput,
 )
-from tracker.records import Record, RecordError, spec
+from tracker.steps import CamelModel
 
 # StartReferenceImportJob's sourceFile pattern (botocore omics model), read as Java reads it: '.' matches
 # any character but a line terminator.
@@ -111,104 +114,130 @@ def _reference_import_only(value: str) -> str | None:
     return None
 
 
-class _Strict(Record):
-    unknown_fields: ClassVar[str] = "forbid"
+def _checked(problem: Callable[[str], str | None]) -> AfterValidator:
+    """A check from a function that says why a value of the right type is wrong (or None)."""
+
+    def check(value: str) -> str:
+        message = problem(value)
+        if message:
+            raise ValueError(message)
+        return value
+
+    return AfterValidator(check)
 
 
+_API_TEXT = _checked(_api_text)
 # Set by the tracker itself when a request continues in a new execution (a long job, or a long wait).
-def _continued_from() -> Any:
-    return spec(default=None, key="continuedFrom", pattern=r"^arn:[\w-]+:states:.+:execution:.+$")
+ContinuedFrom = Annotated[str | None, Field(pattern=r"^arn:[\w-]+:states:.+:execution:.+$")]
+StoreId = Annotated[str | None, Field(pattern=NUMERIC_ID.pattern)]
+ReferenceImportOnly = Annotated[str, _checked(_reference_import_only)]
+
+
+class _Strict(CamelModel):
+    model_config = ConfigDict(extra="forbid")
 
 
 class ReferenceSource(_Strict):
-    source_file: str = spec(key="sourceFile", check=source_file_error)
-    name: str | None = spec(default=None, min_length=3, max_length=255, check=_api_text)
-    description: str | None = spec(default=None, min_length=1, max_length=255, check=_api_text)
+    """A source as the input gives it, which is how StartReferenceImportJob takes it (``name`` required there)."""
+
+    source_file: Annotated[str, _checked(source_file_error)]
+    name: Annotated[str, Field(min_length=3, max_length=255), _API_TEXT] | None = None
+    description: Annotated[str, Field(min_length=1, max_length=255), _API_TEXT] | None = None
     tags: dict[str, str] | None = None
 
-    def to_api(self) -> dict[str, Any]:
-        """The source as StartReferenceImportJob's Step Functions integration takes it (PascalCase)."""
-        source: dict[str, Any] = {
-            "SourceFile": self.source_file,
-            "Name": self.name or reference_name_for(self.source_file),
-        }
-        if self.description:
-            source["Description"] = self.description
-        if self.tags:
-            source["Tags"] = self.tags
-        return source
+    def named(self) -> ReferenceSource:
+        """The source with a name: its file's, unless the request names it."""
+        return self.model_copy(update={"name": self.name or reference_name_for(self.source_file)})
 
 
 class StartReferenceImport(_Strict):
-    job_type: str = spec(key="jobType", check=_reference_import_only)
-    sources: list[ReferenceSource] = spec(min_length=1, max_length=100)
-    reference_store_id: str | None = spec(default=None, key="referenceStoreId", pattern=NUMERIC_ID.pattern)
-    client_token: str | None = spec(default=None, key="clientToken", min_length=1, max_length=127, check=_api_text)
-    continued_from: str | None = _continued_from()
+    job_type: ReferenceImportOnly
+    sources: list[ReferenceSource] = Field(min_length=1, max_length=100)
+    reference_store_id: StoreId = None
+    client_token: Annotated[str, Field(min_length=1, max_length=127), _API_TEXT] | None = None
+    continued_from: ContinuedFrom = None
 
 
 class S3Upload(_Strict):
-    bucket: str = spec(min_length=3, max_length=63)
-    key: str = spec(min_length=1, max_length=1024, check=reference_file_error)
-    sequencer: str = spec(min_length=1)
+    bucket: str = Field(min_length=3, max_length=63)
+    key: Annotated[str, Field(min_length=1, max_length=1024), _checked(reference_file_error)]
+    sequencer: str = Field(min_length=1)
     size: int | None = None
     etag: str | None = None
-    version_id: str | None = spec(default=None, key="versionId")
+    version_id: str | None = None
 
-    def problem(self) -> str | None:
+    @model_validator(mode="after")
+    def _importable(self) -> Self:
         problem = source_file_error(self.source_file)
-        return f"key: {problem}" if problem else None
+        if problem:
+            raise ValueError(f"key: {problem}")
+        return self
 
     @property
     def source_file(self) -> str:
         return f"s3://{self.bucket}/{self.key}"
 
+    def source(self) -> ReferenceSource:
+        """The upload as the one source of its import."""
+        source_file = self.source_file
+        return ReferenceSource(
+            source_file=source_file, name=reference_name_for(self.key), description=description_for(source_file)
+        )
+
 
 class TrackUpload(_Strict):
-    job_type: str = spec(key="jobType", check=_reference_import_only)
-    s3_upload: S3Upload = spec(key="s3Upload")
-    reference_store_id: str | None = spec(default=None, key="referenceStoreId", pattern=NUMERIC_ID.pattern)
-    continued_from: str | None = _continued_from()
+    job_type: ReferenceImportOnly
+    s3_upload: S3Upload
+    reference_store_id: StoreId = None
+    continued_from: ContinuedFrom = None
 
 
 class CarriedPoll(_Strict):
     """Where the backoff stood when the previous execution handed the job over."""
 
-    unchanged_polls: int = spec(default=0, ge=0, key="unchangedPolls")
+    unchanged_polls: int = Field(default=0, ge=0)
 
 
-class FollowJob(Record):
-    """Follow a job started elsewhere: its type and its ids, by the names the job-type table gives them."""
+class FollowJob(CamelModel):
+    """Follow a job started elsewhere: its type and its ids, the other fields, by the names the job-type table
+    gives them."""
 
-    job_type: str = spec(key="jobType")
-    continued_from: str | None = _continued_from()
+    model_config = ConfigDict(extra="allow")
+
+    job_type: str
+    continued_from: ContinuedFrom = None
     poll: CarriedPoll | None = None
-    # The ids are the other fields, checked against the job type's entry in the table.
-    given: dict[str, Any] = spec(default_factory=dict, extras=True)
 
-    def problem(self) -> str | None:
-        spec = JOB_TYPES[self.job_type]
-        known = {id_field.name for other in JOB_TYPES.values() for id_field in other.ids}
-        problems = []
-        for id_field in spec.ids:
-            value = self.given.get(id_field.name)
-            if value is None:
-                problems.append(
-                    f"{id_field.name}: required to follow a {self.job_type} job (for example '{id_field.example}')"
-                )
-            elif not isinstance(value, str):
-                problems.append(f"{id_field.name}: Input should be a valid string")
-            elif not id_field.pattern.match(value):
-                problems.append(f"{id_field.name}: '{value}' does not match {id_field.pattern.pattern}")
-        for name in self.given:
-            if name not in spec.id_names:
-                problems.append(
-                    f"{name}: not used by {self.job_type} jobs" if name in known else f"{name}: unknown field"
-                )
-        return "; ".join(problems) or None
+    @model_validator(mode="after")
+    def _ids_of_the_job_type(self) -> Self:
+        problems = _id_problems(self.job_type, self.model_extra or {})
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
 
     def ids(self) -> dict[str, str]:
-        return {name: str(self.given[name]) for name in JOB_TYPES[self.job_type].id_names}
+        given = self.model_extra or {}
+        return {name: str(given[name]) for name in JOB_TYPES[self.job_type].id_names}
+
+
+def _id_problems(job_type: str, given: dict[str, Any]) -> list[str]:
+    """What is wrong with the ids given to follow a job of this type: each missing, malformed or foreign one."""
+    spec = JOB_TYPES[job_type]
+    known = {id_field.name for other in JOB_TYPES.values() for id_field in other.ids}
+    problems = []
+    for id_field in spec.ids:
+        value = given.get(id_field.name)
+        if value is None:
+            problems.append(f"{id_field.name}: required to follow a {job_type} job (for example '{id_field.example}')")
+        elif not isinstance(value, str):
+            problems.append(f"{id_field.name}: Input should be a valid string")
+        elif not id_field.pattern.match(value):
+            problems.append(f"{id_field.name}: {shown(value)} does not match {id_field.pattern.pattern}")
+    for name in given:
+        if name not in spec.id_names:
+            why = f"not used by {job_type} jobs" if name in known else "unknown field"
+            problems.append(f"{shown(name, quote='')}: {why}")
+    return problems
 
 
 _SHAPES: dict[str, type[StartReferenceImport] | type[TrackUpload] | type[FollowJob]] = {
@@ -236,8 +265,8 @@ def parse_request(payload: Any) -> StartReferenceImport | TrackUpload | FollowJo
         )
     model = _SHAPES[present[0]]
     try:
-        return model.from_dict(payload)
-    except RecordError as error:
+        return model.model_validate(payload)
+    except ValidationError as error:
         raise InvalidInput(_describe(error)) from None
 
 
@@ -249,16 +278,15 @@ def _json_type(value: Any) -> str:
     return "null" if value is None else _JSON_TYPES.get(type(value), type(value).__name__)
 
 
-def _describe(error: RecordError) -> str:
+def _describe(error: ValidationError) -> str:
     """Every problem, each naming its field; at most ten, so the cause stays small for any input."""
     problems = []
-    for item in error.problems:
+    for item in error.errors():
         location = ""
-        for part in item.loc:
-            location += f"[{part}]" if isinstance(part, int) else (f".{part}" if location else str(part))
-        message = item.msg.removeprefix("Value error, ")
-        if item.kind == "extra_forbidden":
-            message = "unknown field"
+        for part in item["loc"]:
+            name = shown(part, quote="")  # an unknown field's name may be of any length
+            location += f"[{part}]" if isinstance(part, int) else (f".{name}" if location else name)
+        message = "unknown field" if item["type"] == "extra_forbidden" else item["msg"].removeprefix("Value error, ")
         problems.append(f"{location}: {message}" if location else message)
     more = len(problems) - _MAX_PROBLEMS
     return "; ".join(problems[:_MAX_PROBLEMS]) + (f"; and {more} more" if more > 0 else "")

@@ -13,25 +13,28 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
+from pydantic import BaseModel, ConfigDict, Field
+
 from tracker.contract import JobRef, TrackerError, job_type_for_event
-from tracker.event_bridge import EventBridgeEvent
+from tracker.event_bridge import parse_event
 from tracker.history import HistoryStore, ObservedBy, Recorded, record
 from tracker.inputs import shown
 from tracker.observability import logger
 from tracker.omics_jobs import JobReader
-from tracker.records import Record, RecordError, spec
 from tracker.status import Snapshot, merge
 
 
-class JobStatusDetail(Record):
+class JobStatusDetail(BaseModel):
     """The detail of a job status-change event; the job's ids are further fields, named by the job-type table."""
 
+    model_config = ConfigDict(extra="allow", frozen=True)
+
     status: str
-    status_message: str | None = spec(default=None, key="statusMessage")
-    others: dict[str, Any] = spec(default_factory=dict, extras=True)
+    status_message: str | None = Field(default=None, alias="statusMessage")
 
 
-class JobStatusEvent(EventBridgeEvent):
+class JobStatusEvent(EventBridgeModel):
     detail: JobStatusDetail
 
 
@@ -52,15 +55,13 @@ class EventOutcome:
 
 def job_from_event(event: Any) -> tuple[JobRef, Snapshot] | str:
     """The job and status an event reports, or why it can't be used."""
-    try:
-        parsed = JobStatusEvent.from_dict(event)
-    except RecordError as error:
-        first = error.problems[0]
-        return f"not a job status event ({'.'.join(map(str, first.loc))}: {first.msg})"
+    parsed = parse_event(event, JobStatusEvent)
+    if isinstance(parsed, str):
+        return f"not a job status event ({parsed})"
     spec = job_type_for_event(parsed.detail_type)
     if spec is None:
         return f"not a job status event: {shown(parsed.detail_type)}"
-    fields = parsed.detail.others
+    fields = parsed.detail.model_extra or {}
     given = {field.name: fields.get(field.event_field) for field in spec.ids}
     ids = {name: value for name, value in given.items() if isinstance(value, str) and value}
     missing = [name for name in given if name not in ids]

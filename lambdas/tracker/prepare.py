@@ -5,14 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from tracker.contract import REFERENCE_IMPORT, InvalidInput
-from tracker.inputs import (
-    FollowJob,
-    StartReferenceImport,
-    client_token_for,
-    description_for,
-    parse_request,
-    reference_name_for,
-)
+from tracker.inputs import FollowJob, StartReferenceImport, client_token_for, parse_request
 from tracker.steps import PollCounters, Prepared, StartImport
 
 
@@ -34,17 +27,11 @@ def prepare_execution(payload: Any, reference_store_id: str) -> Prepared:
     if not store_id:
         raise InvalidInput("referenceStoreId: required, the stack was deployed without a reference store")
     if isinstance(request, StartReferenceImport):
-        sources = [source.to_api() for source in request.sources]
+        sources = [source.named().to_json() for source in request.sources]
         token = request.client_token or client_token_for("sources", store_id, sources)
     else:
         upload = request.s3_upload
-        sources = [
-            {
-                "SourceFile": upload.source_file,
-                "Name": reference_name_for(upload.key),
-                "Description": description_for(upload.source_file),
-            }
-        ]
+        sources = [upload.source().to_json()]
         # The S3 sequencer orders writes to one key: a new upload of the same key is a new import,
         # a redelivered event of the same upload is not.
         token = client_token_for("upload", store_id, upload.bucket, upload.key, upload.sequencer)

@@ -19,9 +19,9 @@ from datetime import datetime
 from typing import Any
 
 from botocore.exceptions import ClientError
+from pydantic import BaseModel, ConfigDict, Field
 
 from tracker.observability import logger
-from tracker.records import Record, spec
 
 RESOURCE_TYPE = "Custom::AccountReferenceStore"
 DEFAULT_DESCRIPTION = "Reference genomes imported by the HealthOmics job tracker"
@@ -35,11 +35,13 @@ class Attribute:
     NAME = "ReferenceStoreName"
 
 
-class StoreProperties(Record):
+class StoreProperties(BaseModel):
     """The custom resource's properties (``ResourceProperties``; CloudFormation adds ``ServiceToken``)."""
 
-    name: str = spec(key="ReferenceStoreName", min_length=1, max_length=127)
-    description: str = spec(default=DEFAULT_DESCRIPTION, key="Description", min_length=1, max_length=255)
+    model_config = ConfigDict(frozen=True)
+
+    name: str = Field(alias="ReferenceStoreName", min_length=1, max_length=127)
+    description: str = Field(default=DEFAULT_DESCRIPTION, alias="Description", min_length=1, max_length=255)
 
 
 @dataclass(frozen=True)
@@ -101,7 +103,7 @@ def on_event(event: dict[str, Any], omics: Any) -> dict[str, Any]:
         # The store holds the imported genomes and is the account's only one: it is never deleted here.
         logger.info("Reference store kept", extra={"referenceStoreId": event.get("PhysicalResourceId")})
         return {"PhysicalResourceId": event["PhysicalResourceId"]}
-    properties = StoreProperties.from_dict(event.get("ResourceProperties") or {})
+    properties = StoreProperties.model_validate(event.get("ResourceProperties") or {})
     resolution = resolve_reference_store(omics, properties.name, properties.description)
     store = resolution.store
     if resolution.others:

@@ -1,4 +1,4 @@
-"""Each handler's environment, as a typed record read once, at cold start.
+"""Each handler's environment, as a pydantic model read once, at cold start.
 
 A handler reads only the settings it needs; a missing or malformed one fails the cold start with
 the variable's name, not the first call. The stack sets every one (defaults live in the CDK app).
@@ -9,27 +9,34 @@ from __future__ import annotations
 import os
 from typing import TypeVar
 
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
 from tracker.contract import Env
-from tracker.records import Record, RecordError, spec
 from tracker.schedule import PollSchedule
 
 
-class HistorySettings(Record):
-    table_name: str = spec(key=Env.TABLE_NAME, min_length=1)
+class Settings(BaseModel):
+    """Fields read by the variable's name (their alias); the rest of the environment is ignored."""
+
+    model_config = ConfigDict(frozen=True)
+
+
+class HistorySettings(Settings):
+    table_name: str = Field(alias=Env.TABLE_NAME, min_length=1)
 
 
 class OmicsSettings(HistorySettings):
     """A function that calls HealthOmics: within the account-wide budget kept in the history table."""
 
-    omics_call_share: float = spec(key=Env.OMICS_CALL_SHARE, gt=0, le=1)
+    omics_call_share: float = Field(alias=Env.OMICS_CALL_SHARE, gt=0, le=1)
 
 
 class PollSettings(OmicsSettings):
-    poll_first_wait_seconds: int = spec(key=Env.POLL_FIRST_WAIT_SECONDS, ge=1)
-    poll_backoff_factor: float = spec(key=Env.POLL_BACKOFF_FACTOR, ge=1)
-    poll_max_wait_seconds: int = spec(key=Env.POLL_MAX_WAIT_SECONDS, ge=1)
-    poll_wait_with_events_seconds: int = spec(key=Env.POLL_WAIT_WITH_EVENTS_SECONDS, ge=1)
-    max_polls_per_execution: int = spec(key=Env.MAX_POLLS_PER_EXECUTION, ge=2)
+    poll_first_wait_seconds: int = Field(alias=Env.POLL_FIRST_WAIT_SECONDS, ge=1)
+    poll_backoff_factor: float = Field(alias=Env.POLL_BACKOFF_FACTOR, ge=1)
+    poll_max_wait_seconds: int = Field(alias=Env.POLL_MAX_WAIT_SECONDS, ge=1)
+    poll_wait_with_events_seconds: int = Field(alias=Env.POLL_WAIT_WITH_EVENTS_SECONDS, ge=1)
+    max_polls_per_execution: int = Field(alias=Env.MAX_POLLS_PER_EXECUTION, ge=2)
 
     @property
     def poll_schedule(self) -> PollSchedule:
@@ -42,30 +49,30 @@ class PollSettings(OmicsSettings):
 
 
 class QueueSettings(PollSettings):
-    import_role_arn: str = spec(key=Env.IMPORT_ROLE_ARN, min_length=1)
-    import_batch_window_seconds: int = spec(key=Env.IMPORT_BATCH_WINDOW_SECONDS, ge=0)
-    store_queue_check_seconds: int = spec(key=Env.STORE_QUEUE_CHECK_SECONDS, ge=1)
+    import_role_arn: str = Field(alias=Env.IMPORT_ROLE_ARN, min_length=1)
+    import_batch_window_seconds: int = Field(alias=Env.IMPORT_BATCH_WINDOW_SECONDS, ge=0)
+    store_queue_check_seconds: int = Field(alias=Env.STORE_QUEUE_CHECK_SECONDS, ge=1)
 
 
-class PrepareSettings(Record):
+class PrepareSettings(Settings):
     # May be empty: then every import request must name its store.
-    reference_store_id: str = spec(key=Env.REFERENCE_STORE_ID)
+    reference_store_id: str = Field(alias=Env.REFERENCE_STORE_ID)
 
 
-class TriggerSettings(Record):
-    state_machine_arn: str = spec(key=Env.STATE_MACHINE_ARN, min_length=1)
+class TriggerSettings(Settings):
+    state_machine_arn: str = Field(alias=Env.STATE_MACHINE_ARN, min_length=1)
 
 
 class NotifySettings(HistorySettings):
-    topic_arn: str = spec(key=Env.TOPIC_ARN, min_length=1)
+    topic_arn: str = Field(alias=Env.TOPIC_ARN, min_length=1)
 
 
-SettingsT = TypeVar("SettingsT", bound=Record)
+SettingsT = TypeVar("SettingsT", bound=Settings)
 
 
 def load_settings(model: type[SettingsT]) -> SettingsT:
     try:
-        return model.from_dict(dict(os.environ))
-    except RecordError as error:  # a deployment mistake: say which variable
-        problems = "; ".join(f"{'.'.join(map(str, p.loc))}: {p.msg}" for p in error.problems)
+        return model.model_validate(dict(os.environ))
+    except ValidationError as error:  # a deployment mistake: say which variable
+        problems = "; ".join(f"{'.'.join(map(str, p['loc']))}: {p['msg']}" for p in error.errors())
         raise RuntimeError(f"invalid Lambda environment for {model.__name__}: {problems}") from None

@@ -1,49 +1,67 @@
-"""What the Lambda functions hand the state machine: typed records of the fields its states read.
+"""What the Lambda functions hand the state machine: pydantic models of the fields its states read.
 
-The CDK app builds the definition's paths from these records (`path`), so a renamed field fails
+The CDK app builds the definition's paths from these models (`path`), so a renamed field fails
 synthesis instead of an execution.
 """
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Any
 
-from tracker.records import Record, spec
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
 
 
-class PollCounters(Record):
+class CamelModel(BaseModel):
+    """JSON the state machine passes on: camelCase keys (the Python names are read too), immutable."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, frozen=True)
+
+    def to_json(self) -> dict[str, Any]:
+        """By JSON key, without the fields that are None."""
+        return self.model_dump(mode="json", by_alias=True, exclude_none=True)
+
+    @classmethod
+    def path(cls, root: str, field: str) -> str:
+        """The JSONPath of `field` (its Python name) under `root`, e.g. ``$.poll.waitSeconds``."""
+        return f"{root}.{cls.model_fields[field].alias}"  # KeyError: the definition reads a field never returned
+
+
+class PollCounters(CamelModel):
     """Where the poll loop stands; the first poll starts from zero."""
 
-    attempt: int = spec(default=0, ge=0)
-    unchanged_polls: int = spec(default=0, ge=0, key="unchangedPolls")
+    attempt: int = Field(default=0, ge=0)
+    unchanged_polls: int = Field(default=0, ge=0)
     # The call-budget slot the last poll booked for this one (tracker.call_budget.Slot): the execution waited
     # for it (WaitForSlot) instead of retrying.
-    booked_slot: dict[str, Any] | None = spec(default=None, key="bookedSlot")
+    booked_slot: dict[str, Any] | None = None
 
 
 class PollOutcome(PollCounters):
     """The PollJob state's result (``$.poll``): what the job did and what the execution does next."""
 
     status: str
-    status_message: str = spec(key="statusMessage")
+    status_message: str
     terminal: bool
     succeeded: bool
-    wait_seconds: int = spec(key="waitSeconds")
-    history_version: int = spec(key="historyVersion")
-    job_key: str = spec(key="jobKey")  # where the wait keeps its task token
-    continue_as_new: bool = spec(key="continueAsNew")
-    next_input: dict[str, Any] | None = spec(default=None, key="nextInput")
+    wait_seconds: int
+    history_version: int
+    job_key: str  # where the wait keeps its task token
+    continue_as_new: bool
+    next_input: dict[str, Any] | None = None
 
 
-class StartImport(Record):
-    """StartReferenceImportJob's parameters as the Step Functions SDK integration takes them."""
+class StartImport(CamelModel):
+    """StartReferenceImportJob's parameters as boto3 takes them, but the role (TakeTurn's setting). The sources
+    keep the shape of the input's (``sourceFile``, ``name``…), with every name filled in."""
 
-    reference_store_id: str = spec(key="ReferenceStoreId")
-    client_token: str = spec(key="ClientToken")
-    sources: list[dict[str, Any]] = spec(key="Sources")
+    reference_store_id: str
+    client_token: str
+    sources: list[dict[str, Any]]
 
 
-class Prepared(Record):
+class Prepared(CamelModel):
     """The Prepare state's result, the execution's state from then on."""
 
     job: dict[str, str]  # a JobRef; a started import gets its job id from its store's queue (TakeTurn)
@@ -51,35 +69,39 @@ class Prepared(Record):
     # An import request as given (without continuedFrom): what a hand-over to a new execution starts with.
     resume: dict[str, Any] | None = None
     poll: PollCounters
-    continued_from: str | None = spec(default=None, key="continuedFrom")
+    continued_from: str | None = None
 
 
-class Turn(Record):
-    """The TakeTurn state's result (``$.turn``): where the request stands in its store's import queue.
+class TurnAction(StrEnum):
+    """What an execution does after its turn in the store's queue (the ``Turn?`` choice routes on it)."""
 
-    ``action``: ``follow`` (this request leads its import: follow the job), ``wait`` (park on the queue
-    entry until woken or ``waitSeconds``), ``done`` (``outcome`` says how the request's own sources ended)
-    or ``handover`` (continue as a new execution with ``nextInput``).
-    """
+    FOLLOW = "follow"  # this request leads its import: follow the job
+    WAIT = "wait"  # park on the queue entry until woken or waitSeconds
+    HANDOVER = "handover"  # continue as a new execution with nextInput
+    DONE = "done"  # outcome says how the request's own sources ended
 
-    action: str
-    entry_pk: str = spec(key="entryPk")
-    entry_sk: str = spec(key="entrySk")
+
+class Turn(CamelModel):
+    """The TakeTurn state's result (``$.turn``): where the request stands in its store's import queue."""
+
+    action: TurnAction
+    entry_pk: str
+    entry_sk: str
     # The wait parks only if the entry has not moved since.
-    turn_version: int = spec(key="turnVersion")
-    wait_seconds: int = spec(default=1, key="waitSeconds", ge=1)
-    checks: int = spec(default=0, ge=0)
+    turn_version: int
+    wait_seconds: int = Field(default=1, ge=1)
+    checks: int = Field(default=0, ge=0)
     job: dict[str, str] | None = None
     outcome: dict[str, Any] | None = None
-    next_input: dict[str, Any] | None = spec(default=None, key="nextInput")
+    next_input: dict[str, Any] | None = None
 
 
-class TurnRequest(Record):
+class TurnRequest(CamelModel):
     """What TakeTurn reads from the execution's state."""
 
     start: StartImport
     resume: dict[str, Any]
-    execution_arn: str = spec(key="executionArn")
+    execution_arn: str
     checks: int = 0  # earlier turns of this execution
     polls: int = 0  # polls of this execution (they add to the same history)
     wants_handover: bool = False  # the leader's poll loop reached its limit
@@ -88,13 +110,11 @@ class TurnRequest(Record):
     def from_state(cls, state: dict[str, Any], execution_arn: str) -> TurnRequest:
         turn = state.get("turn") or {}
         poll = state.get("poll") or {}
-        return cls.from_dict(
-            {
-                "start": state["start"],
-                "resume": state["resume"],
-                "executionArn": execution_arn,
-                "checks": int(turn.get("checks", 0)),
-                "polls": int(poll.get("attempt", 0)),
-                "wants_handover": bool(poll.get("continueAsNew", False)),
-            }
+        return cls(
+            start=state["start"],
+            resume=state["resume"],
+            execution_arn=execution_arn,
+            checks=int(turn.get("checks", 0)),
+            polls=int(poll.get("attempt", 0)),
+            wants_handover=bool(poll.get("continueAsNew", False)),
         )

@@ -34,7 +34,7 @@ from tracker.omics_jobs import JobReader
 from tracker.queue_table import Claim, Entry, Lock, Outcome, QueueTable, arrival_of
 from tracker.reference_imports import ImportNotStarted, ImportRefused, ReferenceImports
 from tracker.status import Snapshot
-from tracker.steps import StartImport, Turn, TurnRequest
+from tracker.steps import Turn, TurnAction, TurnRequest
 
 # Entries are keyed by the moment their Lambda stamped them; one written shortly after a later-stamped entry
 # was served is still found if it is at most this much older than the last one served.
@@ -74,7 +74,7 @@ class StoreQueue:
         entry = self.queue.enqueue(
             start.reference_store_id,
             start.client_token,
-            api_sources(start),
+            start.sources,
             request.execution_arn,
             _stamp(clock.utc_now()),
         )
@@ -84,15 +84,14 @@ class StoreQueue:
             entry = self.queue.entry(entry.store_id, entry.key) or entry
         if entry.outcome is not None:
             job = _job(entry.store_id, entry.job_id).to_dict() if entry.job_id else _store_job(entry.store_id)
-            return _turn(entry, "done", checks, outcome=entry.outcome.to_json(), job=job)
+            return _turn(entry, TurnAction.DONE, checks, outcome=entry.outcome.to_json(), job=job)
         if request.wants_handover or checks + request.polls >= self.rules.max_checks:
-            return _turn(
-                entry, "handover", checks, next_input={**request.resume, "continuedFrom": request.execution_arn}
-            )
+            next_input = {**request.resume, "continuedFrom": request.execution_arn}
+            return _turn(entry, TurnAction.HANDOVER, checks, next_input=next_input)
         if entry.job_id and entry.leader:
-            return _turn(entry, "follow", checks, job=_job(entry.store_id, entry.job_id).to_dict())
+            return _turn(entry, TurnAction.FOLLOW, checks, job=_job(entry.store_id, entry.job_id).to_dict())
         wait = self.rules.follower_wait_seconds if entry.job_id else self._queued_wait()
-        return _turn(entry, "wait", checks, wait_seconds=wait)
+        return _turn(entry, TurnAction.WAIT, checks, wait_seconds=wait)
 
     def dispatch(self, store_id: str) -> None:
         """Start the store's next import if the store is free and requests wait. Safe to run concurrently: every
@@ -275,11 +274,6 @@ def outcome_for(source_files: list[str], final: Snapshot) -> Outcome:
     return Outcome(False, f"Job.{final.status}", cause, final.status, statuses)
 
 
-def api_sources(start: StartImport) -> list[dict[str, Any]]:
-    """The request's sources as boto3 takes them (the Step Functions integration names them PascalCase)."""
-    return [{name[0].lower() + name[1:]: value for name, value in source.items()} for source in start.sources]
-
-
 class TaskTokens:
     """Wakes an execution parked on a task token; a token no longer waited on is fine."""
 
@@ -307,7 +301,7 @@ def _store_job(store_id: str) -> dict[str, str]:
     return {"jobType": REFERENCE_IMPORT, "referenceStoreId": store_id}
 
 
-def _turn(entry: Entry, action: str, checks: int, **fields: Any) -> Turn:
+def _turn(entry: Entry, action: TurnAction, checks: int, **fields: Any) -> Turn:
     return Turn(
         action=action,
         entry_pk=f"STORE#{entry.store_id}",

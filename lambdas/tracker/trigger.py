@@ -16,44 +16,16 @@ from enum import StrEnum
 from typing import Any
 from urllib.parse import unquote_plus
 
+from aws_lambda_powertools.utilities.parser.models import S3EventNotificationEventBridgeModel
+
 from tracker.contract import REFERENCE_IMPORT, InvalidInput
-from tracker.event_bridge import EventBridgeEvent
+from tracker.event_bridge import parse_event
 from tracker.inputs import TrackUpload, parse_request, shown
-from tracker.records import Record, RecordError, spec
 
 # Step Functions advises only these characters when CloudWatch logging is on (it is).
 _NAME_UNSAFE = re.compile(r"[^A-Za-z0-9_-]+")
 _EXECUTION_NAME_MAX = 80
 _HASH_CHARS = 32
-
-
-class S3Bucket(Record):
-    name: str
-
-
-class S3Object(Record):
-    """The fields of Powertools' S3EventNotificationObjectModel."""
-
-    key: str
-    size: float | None = spec(default=None, ge=0)
-    etag: str = ""
-    version_id: str | None = spec(default=None, key="version-id")
-    sequencer: str | None = None
-
-
-class ObjectCreatedDetail(Record):
-    """What the trigger reads of an S3 ``Object Created`` event: the bucket and the object.
-
-    S3's full detail also has ``request-id`` and ``requester``, which the tracker does not use; an event
-    without them is still an upload to import.
-    """
-
-    bucket: S3Bucket
-    object: S3Object
-
-
-class ObjectCreatedEvent(EventBridgeEvent):
-    detail: ObjectCreatedDetail
 
 
 class UploadResult(StrEnum):
@@ -85,12 +57,9 @@ def upload_request(event: Any) -> TrackUpload | str:
     S3 puts the object key in its events URL-encoded (a space as '+'): it is decoded here, before it
     becomes a source file, a reference name, an execution name or a client token.
     """
-    try:
-        parsed = ObjectCreatedEvent.from_dict(event)
-    except RecordError as error:
-        first = error.problems[0]
-        where = ".".join(map(str, first.loc))
-        return f"not an S3 Object Created event ({where}: {first.msg})"
+    parsed = parse_event(event, S3EventNotificationEventBridgeModel)
+    if isinstance(parsed, str):
+        return f"not an S3 Object Created event ({parsed})"
     s3_object = parsed.detail.object
     upload = {
         "bucket": parsed.detail.bucket.name,

@@ -198,8 +198,11 @@ class TestReferenceImports:
             "region": "us-east-1",
             "resources": [f"arn:aws:s3:::{cloud.bucket}"],
             "detail": {
+                "version": "0",
                 "bucket": {"name": upload["bucket"]},
                 "object": {"key": upload["key"], "sequencer": upload["sequencer"], "etag": upload["etag"]},
+                "request-id": "N4N7GDK58NMKJ12R",
+                "requester": "123456789012",
             },
         }
         deliver_event("123456789012", "us-east-1", redelivered)

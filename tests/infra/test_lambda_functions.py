@@ -19,7 +19,6 @@ from infra.functions import (
 )
 from infra.settings import SettingsError
 from tests.infra.stack_template import FUNCTION_PATHS, Synthesized, render
-from tracker.records import Record
 from tracker.schedule import PollSchedule
 from tracker.settings import (
     NotifySettings,
@@ -27,12 +26,13 @@ from tracker.settings import (
     PollSettings,
     PrepareSettings,
     QueueSettings,
+    Settings,
     TriggerSettings,
 )
 
 FUNCTIONS = list(FUNCTION_PATHS)
 POWERTOOLS_ACCOUNT = "017000801446"
-SETTINGS_READ: dict[str, type[Record]] = {
+SETTINGS_READ: dict[str, type[Settings]] = {
     "Prepare": PrepareSettings,
     "Poll": PollSettings,
     "TakeTurn": QueueSettings,
@@ -44,6 +44,11 @@ SETTINGS_READ: dict[str, type[Record]] = {
 
 def _function(synth: Synthesized, name: str) -> dict[str, Any]:
     return synth.resource(FUNCTION_PATHS[name])["Properties"]
+
+
+def _variables(model: type[Settings]) -> set[str]:
+    """The environment variables a handler's settings read (their fields' aliases)."""
+    return {str(field.alias) for field in model.model_fields.values()}
 
 
 def _environment(synth: Synthesized, name: str) -> dict[str, str]:
@@ -130,7 +135,7 @@ def test_function_environment_is_exactly_what_its_handler_reads(synth: Synthesiz
     environment = _environment(synth, name)
     model = SETTINGS_READ[name]
 
-    read = set(model.json_keys().values())
+    read = _variables(model)
     assert {key for key in environment if not key.startswith("POWERTOOLS_")} == read
 
 
@@ -148,9 +153,9 @@ def test_handler_loads_its_settings_at_cold_start_from_the_deployed_environment(
     assert callable(getattr(module, attribute))
     # By value: an end-to-end test in this worker may have re-imported `tracker` (a local cold start), so the
     # handler's settings class can be another copy of the same class.
-    expected = SETTINGS_READ[name].from_dict(_environment(synth, name))
+    expected = SETTINGS_READ[name].model_validate(_environment(synth, name))
     assert type(module.SETTINGS).__name__ == type(expected).__name__
-    assert module.SETTINGS.to_json() == expected.to_json()
+    assert module.SETTINGS.model_dump() == expected.model_dump()
 
 
 @pytest.mark.parametrize("name", FUNCTIONS)
@@ -165,7 +170,7 @@ def test_handler_without_its_settings_fails_at_cold_start_naming_them(
     with pytest.raises(RuntimeError, match="invalid Lambda environment") as raised:
         importlib.import_module(module_name)
 
-    for key in SETTINGS_READ[name].json_keys().values():
+    for key in _variables(SETTINGS_READ[name]):
         assert key in str(raised.value)
 
 
@@ -200,7 +205,7 @@ def test_history_functions_name_the_table_and_prepare_the_reference_store(synth:
 
 
 def test_poll_reads_the_schedule_the_stack_was_configured_with(synth: Synthesized) -> None:
-    settings = PollSettings.from_dict(_environment(synth, "Poll"))
+    settings = PollSettings.model_validate(_environment(synth, "Poll"))
     configured = synth.settings
 
     assert settings.poll_schedule == PollSchedule(
@@ -215,7 +220,7 @@ def test_poll_reads_the_schedule_the_stack_was_configured_with(synth: Synthesize
 def test_take_turn_starts_imports_with_the_import_role_and_the_queue_rules_the_stack_was_configured_with(
     synth: Synthesized,
 ) -> None:
-    settings = QueueSettings.from_dict(_environment(synth, "TakeTurn"))
+    settings = QueueSettings.model_validate(_environment(synth, "TakeTurn"))
     configured = synth.settings
 
     assert settings.import_role_arn == f"${{{synth.logical_id('Storage/ImportRole')}.Arn}}"

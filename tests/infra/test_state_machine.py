@@ -17,8 +17,7 @@ from tracker.contract import (
     InvalidInput,
 )
 from tracker.queue_table import Outcome
-from tracker.records import Record
-from tracker.steps import PollOutcome, Turn
+from tracker.steps import CamelModel, PollOutcome, Turn, TurnAction
 
 RETRYABLE_NAMES = [error.__name__ for error in RETRYABLE_ERRORS]
 LAMBDA_SERVICE_ERRORS = [
@@ -157,6 +156,8 @@ def test_turn_routes_each_action_the_queue_returns_and_fails_on_any_other(synth:
         ({"Variable": "$.turn.action", "StringEquals": "handover"}, "HandOverTurn"),
         ({"Variable": "$.turn.action", "StringEquals": "done"}, "ImportEnded"),
     ]
+    # one route for each action the queue can return
+    assert [condition["StringEquals"] for condition, _ in _choice_targets(state)] == list(TurnAction)
     assert state["Default"] == "UnknownTurn"
     assert _states(synth)["UnknownTurn"] == {
         "Type": "Fail",
@@ -449,8 +450,8 @@ def test_poll_result_replaces_only_the_poll_state(synth: Synthesized) -> None:
     assert state["Parameters"]["poll.$"] == "$.poll"
 
 
-def _aliases(model: type[Record]) -> set[str]:
-    return set(model.json_keys().values())
+def _aliases(model: type[CamelModel]) -> set[str]:
+    return {str(field.alias) for field in model.model_fields.values()}
 
 
 def test_definition_reads_only_fields_the_take_turn_handler_returns(synth: Synthesized) -> None:

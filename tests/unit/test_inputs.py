@@ -421,35 +421,35 @@ def test_reference_name_strips_every_ending(ending: str) -> None:
 
 
 def test_client_token_is_stable() -> None:
-    sources = [{"SourceFile": SOURCE, "Name": "hg38"}]
+    sources = [{"sourceFile": SOURCE, "name": "hg38"}]
 
     assert client_token_for("sources", STORE_ID, sources) == client_token_for("sources", STORE_ID, sources)
 
 
 def test_client_token_ignores_key_order() -> None:
-    assert client_token_for({"SourceFile": SOURCE, "Name": "hg38"}) == client_token_for(
-        {"Name": "hg38", "SourceFile": SOURCE}
+    assert client_token_for({"sourceFile": SOURCE, "name": "hg38"}) == client_token_for(
+        {"name": "hg38", "sourceFile": SOURCE}
     )
 
 
 @pytest.mark.parametrize(
     "other",
     [
-        ("sources", "1234567891", [{"SourceFile": SOURCE, "Name": "hg38"}]),
-        ("sources", STORE_ID, [{"SourceFile": SOURCE, "Name": "hg19"}]),
-        ("sources", STORE_ID, [{"SourceFile": SOURCE + ".gz", "Name": "hg38"}]),
-        ("upload", STORE_ID, [{"SourceFile": SOURCE, "Name": "hg38"}]),
-        ("sources", STORE_ID, [{"SourceFile": SOURCE, "Name": "hg38"}, {"SourceFile": SOURCE, "Name": "hg38"}]),
+        ("sources", "1234567891", [{"sourceFile": SOURCE, "name": "hg38"}]),
+        ("sources", STORE_ID, [{"sourceFile": SOURCE, "name": "hg19"}]),
+        ("sources", STORE_ID, [{"sourceFile": SOURCE + ".gz", "name": "hg38"}]),
+        ("upload", STORE_ID, [{"sourceFile": SOURCE, "name": "hg38"}]),
+        ("sources", STORE_ID, [{"sourceFile": SOURCE, "name": "hg38"}, {"sourceFile": SOURCE, "name": "hg38"}]),
     ],
 )
 def test_client_token_differs_when_any_input_differs(other: tuple[Any, ...]) -> None:
-    base = client_token_for("sources", STORE_ID, [{"SourceFile": SOURCE, "Name": "hg38"}])
+    base = client_token_for("sources", STORE_ID, [{"sourceFile": SOURCE, "name": "hg38"}])
 
     assert client_token_for(*other) != base
 
 
 def test_client_token_fits_the_api_limit_even_for_large_requests() -> None:
-    sources = [{"SourceFile": f"s3://bucket/references/{'c' * 900}{n}.fa", "Name": "x" * 255} for n in range(100)]
+    sources = [{"sourceFile": f"s3://bucket/references/{'c' * 900}{n}.fa", "name": "x" * 255} for n in range(100)]
 
     token = client_token_for("sources", STORE_ID, sources)
 
@@ -490,8 +490,23 @@ def test_upload_whose_key_has_a_line_break_is_rejected() -> None:
         True,
         {"jobType": "x" * 100_000},
         {"jobType": "REFERENCE_IMPORT", "sources": [{}] * 100},
+        {"jobType": "REFERENCE_IMPORT", "sources": [{"sourceFile": SOURCE, "k" * 100_000: 1}]},
+        {"jobType": "REFERENCE_IMPORT", "sources": [{"sourceFile": SOURCE, "tags": {"t" * 100_000: 1}}]},
+        {"jobType": "VARIANT_IMPORT", "jobId": UUID_JOB_ID, "k" * 100_000: 1},
     ],
-    ids=["null", "array", "string", "integer", "float", "boolean", "huge jobType", "many bad sources"],
+    ids=[
+        "null",
+        "array",
+        "string",
+        "integer",
+        "float",
+        "boolean",
+        "huge jobType",
+        "many bad sources",
+        "huge unknown field",
+        "huge tag name",
+        "huge unknown field to follow",
+    ],
 )
 def test_any_input_is_rejected_with_a_short_cause(payload: object) -> None:
     with pytest.raises(InvalidInput) as raised:

@@ -23,14 +23,10 @@ _START_IMPORT = (
 )
 
 
-def _pascal(name: str) -> str:
-    return name[0].upper() + name[1:]
-
-
-# StartReferenceImportJob's parameters as the Step Functions SDK integration takes them (PascalCase).
-START_PARAMETERS = {_pascal(name) for name in _START_IMPORT.members}
-SOURCE_FIELDS = {_pascal(name) for name in _START_IMPORT.members["sources"].member.members}
-REQUIRED_SOURCE_FIELDS = {_pascal(name) for name in _START_IMPORT.members["sources"].member.required_members}
+# StartReferenceImportJob's parameters as boto3 takes them.
+START_PARAMETERS = set(_START_IMPORT.members)
+SOURCE_FIELDS = set(_START_IMPORT.members["sources"].member.members)
+REQUIRED_SOURCE_FIELDS = set(_START_IMPORT.members["sources"].member.required_members)
 
 
 def prepare_execution(payload: Any, reference_store_id: str) -> dict[str, Any]:
@@ -102,21 +98,21 @@ def test_console_request_starts_an_import_in_the_configured_store(settings: str)
     assert prepared["job"] == {"jobType": "REFERENCE_IMPORT", "referenceStoreId": STORE_ID}
     assert prepared["poll"] == FIRST_POLL
     start = prepared["start"]
-    assert start["ReferenceStoreId"] == STORE_ID
-    assert start["Sources"] == [{"SourceFile": "s3://bucket/references/hg38.fa", "Name": "hg38"}]
+    assert start["referenceStoreId"] == STORE_ID
+    assert start["sources"] == [{"sourceFile": "s3://bucket/references/hg38.fa", "name": "hg38"}]
 
 
-def test_start_parameters_are_the_api_parameters_in_pascal_case_except_the_role(settings: str) -> None:
+def test_start_parameters_are_the_api_parameters_as_boto3_names_them_except_the_role(settings: str) -> None:
     start = prepare_execution(_console("s3://bucket/references/hg38.fa"), settings)["start"]
 
-    # RoleArn is fixed in the state machine definition (the import role), never taken from the input.
-    assert set(start) == START_PARAMETERS - {"RoleArn"}
-    for source in start["Sources"]:
+    # The role is TakeTurn's setting (the import role), never taken from the input.
+    assert set(start) == START_PARAMETERS - {"roleArn"}
+    for source in start["sources"]:
         assert set(source) <= SOURCE_FIELDS
         assert set(source) >= REQUIRED_SOURCE_FIELDS
 
 
-def test_console_source_details_are_passed_in_pascal_case(settings: str) -> None:
+def test_console_source_details_are_passed_as_given(settings: str) -> None:
     payload = {
         "jobType": "REFERENCE_IMPORT",
         "sources": [
@@ -129,14 +125,14 @@ def test_console_source_details_are_passed_in_pascal_case(settings: str) -> None
         ],
     }
 
-    sources = prepare_execution(payload, settings)["start"]["Sources"]
+    sources = prepare_execution(payload, settings)["start"]["sources"]
 
     assert sources == [
         {
-            "SourceFile": "s3://bucket/references/t2t.fasta.gz",
-            "Name": "T2T-CHM13",
-            "Description": "telomere to telomere",
-            "Tags": {"project": "pangenome"},
+            "sourceFile": "s3://bucket/references/t2t.fasta.gz",
+            "name": "T2T-CHM13",
+            "description": "telomere to telomere",
+            "tags": {"project": "pangenome"},
         }
     ]
 
@@ -145,15 +141,15 @@ def test_reference_store_in_the_request_overrides_the_configured_one(settings: s
     prepared = prepare_execution(_console("s3://bucket/hg38.fa", referenceStoreId=OTHER_STORE_ID), settings)
 
     assert prepared["job"]["referenceStoreId"] == OTHER_STORE_ID
-    assert prepared["start"]["ReferenceStoreId"] == OTHER_STORE_ID
+    assert prepared["start"]["referenceStoreId"] == OTHER_STORE_ID
 
 
 def test_repeated_console_request_gets_the_same_client_token(settings: str) -> None:
     # Given the same request submitted twice (a double click, a retried script)
     payload = _console("s3://bucket/references/hg38.fa", "s3://bucket/references/chm13.fa")
     # When both are prepared
-    first = prepare_execution(payload, settings)["start"]["ClientToken"]
-    second = prepare_execution(json.loads(json.dumps(payload)), settings)["start"]["ClientToken"]
+    first = prepare_execution(payload, settings)["start"]["clientToken"]
+    second = prepare_execution(json.loads(json.dumps(payload)), settings)["start"]["clientToken"]
     # Then HealthOmics sees one token, so it starts one import
     assert first == second
     assert 1 <= len(first) <= 127
@@ -172,15 +168,15 @@ def test_repeated_console_request_gets_the_same_client_token(settings: str) -> N
     ids=["other file", "other store", "other name"],
 )
 def test_different_console_request_gets_a_different_client_token(other: dict[str, Any], settings: str) -> None:
-    base = prepare_execution(_console("s3://bucket/references/hg38.fa"), settings)["start"]["ClientToken"]
+    base = prepare_execution(_console("s3://bucket/references/hg38.fa"), settings)["start"]["clientToken"]
 
-    assert prepare_execution(other, settings)["start"]["ClientToken"] != base
+    assert prepare_execution(other, settings)["start"]["clientToken"] != base
 
 
 def test_client_token_given_in_the_request_is_used(settings: str) -> None:
     prepared = prepare_execution(_console("s3://bucket/hg38.fa", clientToken="my-import-1"), settings)
 
-    assert prepared["start"]["ClientToken"] == "my-import-1"
+    assert prepared["start"]["clientToken"] == "my-import-1"
 
 
 # --- an S3 upload --------------------------------------------------------------------------------------
@@ -191,27 +187,27 @@ def test_upload_starts_an_import_of_the_uploaded_file(settings: str) -> None:
 
     assert prepared["job"] == {"jobType": "REFERENCE_IMPORT", "referenceStoreId": STORE_ID}
     assert prepared["poll"] == FIRST_POLL
-    assert prepared["start"]["ReferenceStoreId"] == STORE_ID
-    assert prepared["start"]["Sources"] == [
+    assert prepared["start"]["referenceStoreId"] == STORE_ID
+    assert prepared["start"]["sources"] == [
         {
-            "SourceFile": f"s3://{BUCKET}/{KEY}",
-            "Name": "hg38",
-            "Description": f"Uploaded to s3://{BUCKET}/{KEY}",
+            "sourceFile": f"s3://{BUCKET}/{KEY}",
+            "name": "hg38",
+            "description": f"Uploaded to s3://{BUCKET}/{KEY}",
         }
     ]
 
 
 def test_redelivered_upload_event_gets_the_same_client_token(settings: str) -> None:
-    first = prepare_execution(_upload(), settings)["start"]["ClientToken"]
-    second = prepare_execution(_upload(), settings)["start"]["ClientToken"]
+    first = prepare_execution(_upload(), settings)["start"]["clientToken"]
+    second = prepare_execution(_upload(), settings)["start"]["clientToken"]
 
     assert first == second
 
 
 def test_new_upload_of_the_same_key_gets_a_new_client_token(settings: str) -> None:
     # Given the same key uploaded again (S3 gives the new write a later sequencer)
-    first = prepare_execution(_upload(SEQUENCER), settings)["start"]["ClientToken"]
-    second = prepare_execution(_upload("0062E99A88DC407461"), settings)["start"]["ClientToken"]
+    first = prepare_execution(_upload(SEQUENCER), settings)["start"]["clientToken"]
+    second = prepare_execution(_upload("0062E99A88DC407461"), settings)["start"]["clientToken"]
     # Then it is a new import, not the first one returned again
     assert first != second
 
@@ -220,10 +216,10 @@ def test_upload_description_fits_the_api_limit(settings: str) -> None:
     long_key = "references/" + "d" * 900 + ".fa"
     payload = {"jobType": "REFERENCE_IMPORT", "s3Upload": {"bucket": BUCKET, "key": long_key, "sequencer": SEQUENCER}}
 
-    source = prepare_execution(payload, settings)["start"]["Sources"][0]
+    source = prepare_execution(payload, settings)["start"]["sources"][0]
 
-    assert len(source["Description"]) <= 255
-    assert 3 <= len(source["Name"]) <= 255
+    assert len(source["description"]) <= 255
+    assert 3 <= len(source["name"]) <= 255
 
 
 # --- failures ------------------------------------------------------------------------------------------

@@ -14,8 +14,8 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 from botocore.stub import Stubber
+from pydantic import ValidationError
 
-from tracker.records import RecordError
 from tracker.reference_store import DEFAULT_DESCRIPTION, ReferenceStore, on_event, preferred, resolve_reference_store
 
 NAME = "omics-job-tracker"
@@ -191,5 +191,5 @@ def test_a_request_without_a_store_name_is_refused_before_any_call(omics: tuple[
     client, _ = omics
     event = request("Create", ResourceProperties={"ServiceToken": "arn:..."})
 
-    with pytest.raises(RecordError, match="ReferenceStoreName: Field required"):
+    with pytest.raises(ValidationError, match=r"ReferenceStoreName\n +Field required"):
         on_event(event, client)

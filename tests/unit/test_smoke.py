@@ -85,12 +85,12 @@ def test_sample_inputs_are_what_the_states_get_for_the_upload() -> None:
     # then it parks on its own queue entry, found by the store and the request's client token.
     queued = inputs["WaitForTurn"]
     start = queued["start"]
-    assert start["ReferenceStoreId"] == OUTPUTS.ReferenceStoreId
-    assert [source["SourceFile"] for source in start["Sources"]] == [f"s3://{OUTPUTS.UploadBucketName}/{KEY}"]
-    turn = Turn.from_dict(queued["turn"])
+    assert start["referenceStoreId"] == OUTPUTS.ReferenceStoreId
+    assert [source["sourceFile"] for source in start["sources"]] == [f"s3://{OUTPUTS.UploadBucketName}/{KEY}"]
+    turn = Turn.model_validate(queued["turn"])
     assert turn.action == "wait"
     assert turn.entry_pk == f"STORE#{OUTPUTS.ReferenceStoreId}"
-    assert turn.entry_sk.startswith("QUEUE#") and turn.entry_sk.endswith(f"#{start['ClientToken']}")
+    assert turn.entry_sk.startswith("QUEUE#") and turn.entry_sk.endswith(f"#{start['clientToken']}")
     assert turn.wait_seconds >= 1
     # and once it leads the import, the poll loop follows the job
     waiting = inputs["WaitForChangeOrTimeout"]

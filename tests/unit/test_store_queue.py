@@ -27,7 +27,7 @@ from tracker.queue_table import Entry, Lock, Outcome, QueueTable
 from tracker.reference_imports import ImportNotStarted, ImportRefused
 from tracker.status import Snapshot
 from tracker.steps import TurnRequest
-from tracker.store_queue import RETRY_CLAIM_AFTER, QueueRules, StoreQueue, api_sources, batch_of, outcome_for
+from tracker.store_queue import RETRY_CLAIM_AFTER, QueueRules, StoreQueue, batch_of, outcome_for
 
 REGION = "us-east-1"
 TABLE = "history"
@@ -185,12 +185,8 @@ def upload(name: str) -> str:
     return f"s3://uploads/{name}.fa"
 
 
-def step_sources(files: list[str]) -> list[dict[str, Any]]:
-    """A request's sources as Prepare hands them to TakeTurn (the Step Functions integration's PascalCase)."""
-    return [{"SourceFile": f, "Name": f"ref-{f.rsplit('/', 1)[-1]}", "Description": f"uploaded as {f}"} for f in files]
-
-
 def boto_sources(files: list[str]) -> list[dict[str, Any]]:
+    """A request's sources as Prepare hands them to TakeTurn, which is how StartReferenceImportJob takes them."""
     return [{"sourceFile": f, "name": f"ref-{f.rsplit('/', 1)[-1]}", "description": f"uploaded as {f}"} for f in files]
 
 
@@ -210,7 +206,7 @@ def request(
     """Request `name`'s turn (its own upload unless `files`), built from the state as TakeTurn reads it."""
     files = files or [upload(name)]
     state = {
-        "start": {"ReferenceStoreId": STORE, "ClientToken": token(name), "Sources": step_sources(files)},
+        "start": {"referenceStoreId": STORE, "clientToken": token(name), "sources": boto_sources(files)},
         "resume": resume(files),
         "turn": {"checks": checks},
         "poll": {"attempt": polls, "continueAsNew": continue_as_new},
@@ -293,14 +289,6 @@ def test_first_request_on_a_free_store_starts_its_import_and_follows_it(world: W
         checked_at="2025-01-01T00:00:00.000000Z",
         cursor=key("a", 0),
     )
-
-
-def test_api_sources_renames_the_step_functions_fields_to_boto3s() -> None:
-    start = request("a", ["s3://uploads/x.fa"]).start
-
-    assert api_sources(start) == [
-        {"sourceFile": "s3://uploads/x.fa", "name": "ref-x.fa", "description": "uploaded as s3://uploads/x.fa"}
-    ]
 
 
 def test_leader_keeps_following_its_import_on_later_turns(world: World) -> None:

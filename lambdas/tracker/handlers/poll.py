@@ -27,7 +27,7 @@ BOOK_WITHIN_SECONDS = 900
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     job = JobRef.from_dict(event["job"])
     logger.append_keys(jobKey=job.pk)
-    previous = PollCounters.from_dict(event.get("poll") or {})
+    previous = PollCounters.model_validate(event.get("poll") or {})
     omics = budgeted_omics(SETTINGS.table_name, SETTINGS.omics_call_share, MAX_BUDGET_DELAY_SECONDS)
     outcome = poll_job(
         job=job,
