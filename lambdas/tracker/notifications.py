@@ -12,8 +12,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from boto3.dynamodb.types import TypeDeserializer
-
 from tracker.contract import (
     STATUS_CHANGED_DETAIL_TYPE,
     STATUS_CHANGED_SOURCE,
@@ -22,10 +20,10 @@ from tracker.contract import (
     ServiceUnavailable,
     Table,
 )
+from tracker.dynamodb_items import from_item
 from tracker.history import HistoryStore
 from tracker.status import STATUS_CHANGE
 
-_deserializer = TypeDeserializer()
 # Item statuses that mean this source or read set did not make it (SourceStatus / ReadSetExportJobItemStatus).
 FAILED_ITEM_STATUSES = frozenset({"FAILED", "CANCELLED"})
 SUBJECT_MAX = 100  # characters of an SNS e-mail subject
@@ -66,7 +64,7 @@ class StatusChange:
 def change_from_stream(record: dict[str, Any]) -> StatusChange | None:
     """The history entry a stream record inserted; None for any other record (STATE updates, removals)."""
     stream = record.get("dynamodb", {})
-    image = {key: _deserializer.deserialize(value) for key, value in stream.get("NewImage", {}).items()}
+    image = from_item(stream.get("NewImage", {}))
     if record.get("eventName") != "INSERT" or not str(image.get(Table.SK, "")).startswith(Table.EVENT_SK_PREFIX):
         return None
 
@@ -76,17 +74,17 @@ def change_from_stream(record: dict[str, Any]) -> StatusChange | None:
 
     return StatusChange(
         job=JobRef.from_pk(text(Table.PK)),
-        sequence=int(image["sequence"]),
-        status=text("status"),
-        observed_at=text("observedAt"),
-        observed_by=text("observedBy"),
-        status_message=text("statusMessage"),
-        items={str(k): str(v) for k, v in (image.get("items") or {}).items()},
-        item_messages={str(k): str(v) for k, v in (image.get("itemMessages") or {}).items()},
-        changes=tuple(str(change) for change in image.get("changes") or []),
-        creation_time=text("creationTime"),
-        completion_time=text("completionTime"),
-        execution_arn=text("executionArn"),
+        sequence=int(image[Table.SEQUENCE]),
+        status=text(Table.STATUS),
+        observed_at=text(Table.OBSERVED_AT),
+        observed_by=text(Table.OBSERVED_BY),
+        status_message=text(Table.STATUS_MESSAGE),
+        items={str(k): str(v) for k, v in (image.get(Table.ITEMS) or {}).items()},
+        item_messages={str(k): str(v) for k, v in (image.get(Table.ITEM_MESSAGES) or {}).items()},
+        changes=tuple(str(change) for change in image.get(Table.CHANGES) or []),
+        creation_time=text(Table.CREATION_TIME),
+        completion_time=text(Table.COMPLETION_TIME),
+        execution_arn=text(Table.EXECUTION_ARN),
     )
 
 

@@ -20,26 +20,18 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from tracker.contract import ReferenceStoreResource
 from tracker.observability import logger
 from tracker.records import Record, spec
-
-RESOURCE_TYPE = "Custom::AccountReferenceStore"
-DEFAULT_DESCRIPTION = "Reference genomes imported by the HealthOmics job tracker"
-
-
-class Attribute:
-    """What ``Fn::GetAtt`` reads from the custom resource (its ``Data``)."""
-
-    ID = "ReferenceStoreId"
-    ARN = "ReferenceStoreArn"
-    NAME = "ReferenceStoreName"
 
 
 class StoreProperties(Record):
     """The custom resource's properties (``ResourceProperties``; CloudFormation adds ``ServiceToken``)."""
 
     name: str = spec(key="ReferenceStoreName", min_length=1, max_length=127)
-    description: str = spec(default=DEFAULT_DESCRIPTION, key="Description", min_length=1, max_length=255)
+    description: str = spec(
+        default=ReferenceStoreResource.DEFAULT_DESCRIPTION, key="Description", min_length=1, max_length=255
+    )
 
 
 @dataclass(frozen=True)
@@ -115,5 +107,9 @@ def on_event(event: dict[str, Any], omics: Any) -> dict[str, Any]:
     )
     return {
         "PhysicalResourceId": store.id,
-        "Data": {Attribute.ID: store.id, Attribute.ARN: store.arn, Attribute.NAME: store.name},
+        "Data": {
+            ReferenceStoreResource.ID: store.id,
+            ReferenceStoreResource.ARN: store.arn,
+            ReferenceStoreResource.NAME: store.name,
+        },
     }

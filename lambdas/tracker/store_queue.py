@@ -12,7 +12,6 @@ long as the store is held, whoever holds it, and any failure to start keeps the 
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -47,6 +46,8 @@ COMPLETED_WITH_FAILURES = "COMPLETED_WITH_FAILURES"
 
 
 class Waker(Protocol):
+    """Wakes an execution parked on a task token (tracker.task_tokens.TaskTokens)."""
+
     def wake(self, task_token: str, output: dict[str, Any]) -> bool: ...
 
 
@@ -278,24 +279,6 @@ def outcome_for(source_files: list[str], final: Snapshot) -> Outcome:
 def api_sources(start: StartImport) -> list[dict[str, Any]]:
     """The request's sources as boto3 takes them (the Step Functions integration names them PascalCase)."""
     return [{name[0].lower() + name[1:]: value for name, value in source.items()} for source in start.sources]
-
-
-class TaskTokens:
-    """Wakes an execution parked on a task token; a token no longer waited on is fine."""
-
-    def __init__(self, sfn: Any) -> None:
-        self._sfn = sfn
-
-    def wake(self, task_token: str, output: dict[str, Any]) -> bool:
-        try:
-            self._sfn.send_task_success(taskToken=task_token, output=json.dumps(output))
-        except (
-            self._sfn.exceptions.TaskTimedOut,
-            self._sfn.exceptions.InvalidToken,
-            self._sfn.exceptions.TaskDoesNotExist,
-        ):
-            return False
-        return True
 
 
 def _job(store_id: str, job_id: str) -> JobRef:

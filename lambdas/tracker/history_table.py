@@ -12,54 +12,57 @@ from __future__ import annotations
 
 from typing import Any
 
-from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
-from tracker.contract import JobRef, Table
-from tracker.history import Change, JobState, ObservedBy
+from tracker.contract import JobRef, ObservedBy, Table
+from tracker.dynamodb_items import from_item, to_item
+from tracker.history import Change, JobState
 from tracker.status import Snapshot
-
-_serializer = TypeSerializer()
-_deserializer = TypeDeserializer()
-
-
-def _to_item(values: dict[str, Any]) -> dict[str, Any]:
-    return {key: _serializer.serialize(value) for key, value in values.items() if value is not None}
-
-
-def _from_item(item: dict[str, Any]) -> dict[str, Any]:
-    return {key: _deserializer.deserialize(value) for key, value in item.items()}
 
 
 def event_sk(sequence: int) -> str:
     return f"{Table.EVENT_SK_PREFIX}{sequence:06d}"
 
 
-class DynamoHistoryStore:
+def _status_attributes(snapshot: Snapshot) -> dict[str, Any]:
+    """A status as the STATE item and each EVENT# entry hold it; an empty message or time is no attribute."""
+    return {
+        Table.STATUS: snapshot.status,
+        Table.STATUS_MESSAGE: snapshot.status_message or None,
+        Table.ITEMS: snapshot.items,
+        Table.ITEM_MESSAGES: snapshot.item_messages or None,
+        Table.CREATION_TIME: snapshot.creation_time or None,
+        Table.COMPLETION_TIME: snapshot.completion_time or None,
+    }
+
+
+class HistoryTable:
+    """The HistoryStore of the tracker: the history table's reads and conditional writes."""
+
     def __init__(self, dynamodb: Any, table_name: str) -> None:
         self._dynamodb = dynamodb
         self._table = table_name
 
     def _state_key(self, job: JobRef) -> dict[str, Any]:
-        return _to_item({Table.PK: job.pk, Table.SK: Table.STATE_SK})
+        return to_item({Table.PK: job.pk, Table.SK: Table.STATE_SK})
 
     def read(self, job: JobRef) -> JobState | None:
         response = self._dynamodb.get_item(TableName=self._table, Key=self._state_key(job), ConsistentRead=True)
         if "Item" not in response:
             return None
-        state = _from_item(response["Item"])
+        state = from_item(response["Item"])
         return JobState(
             snapshot=Snapshot(
-                status=state["status"],
-                status_message=state.get("statusMessage", ""),
-                items=dict(state.get("items", {})),
-                item_messages=dict(state.get("itemMessages", {})),
-                creation_time=state.get("creationTime", ""),
-                completion_time=state.get("completionTime", ""),
+                status=state[Table.STATUS],
+                status_message=state.get(Table.STATUS_MESSAGE, ""),
+                items=dict(state.get(Table.ITEMS, {})),
+                item_messages=dict(state.get(Table.ITEM_MESSAGES, {})),
+                creation_time=state.get(Table.CREATION_TIME, ""),
+                completion_time=state.get(Table.COMPLETION_TIME, ""),
             ),
             version=int(state[Table.VERSION]),
-            events_seen="lastEventAt" in state,
-            execution_arns=frozenset(state.get("executionArns", set())),
+            events_seen=Table.LAST_EVENT_AT in state,
+            execution_arns=frozenset(state.get(Table.EXECUTION_ARNS, set())),
             wait_token=state.get(Table.WAIT_TOKEN),
         )
 
@@ -67,17 +70,12 @@ class DynamoHistoryStore:
         entry = {
             Table.PK: job.pk,
             Table.SK: event_sk(change.sequence),
-            "sequence": change.sequence,
-            "status": change.after.status,
-            "statusMessage": change.after.status_message or None,
-            "items": change.after.items,
-            "itemMessages": change.after.item_messages or None,
-            "creationTime": change.after.creation_time or None,
-            "completionTime": change.after.completion_time or None,
-            "changes": change.descriptions,
-            "observedAt": change.observed_at,
-            "observedBy": str(change.observed_by),
-            "executionArn": change.execution_arn,
+            Table.SEQUENCE: change.sequence,
+            **_status_attributes(change.after),
+            Table.CHANGES: change.descriptions,
+            Table.OBSERVED_AT: change.observed_at,
+            Table.OBSERVED_BY: str(change.observed_by),
+            Table.EXECUTION_ARN: change.execution_arn,
         }
         try:
             self._dynamodb.transact_write_items(
@@ -85,7 +83,7 @@ class DynamoHistoryStore:
                     {
                         "Put": {
                             "TableName": self._table,
-                            "Item": _to_item(entry),
+                            "Item": to_item(entry),
                             "ConditionExpression": f"attribute_not_exists({Table.SK})",
                         }
                     },
@@ -102,36 +100,32 @@ class DynamoHistoryStore:
         # STATE is updated, not replaced: a task token parked by a waiting execution stays put.
         after = change.after
         fields = {
-            "jobType": job.job_type,
-            "ids": job.ids,
-            "status": after.status,
-            "statusMessage": after.status_message or None,
-            "items": after.items,
-            "itemMessages": after.item_messages or None,
-            "creationTime": after.creation_time or None,
-            "completionTime": after.completion_time or None,
+            Table.JOB_TYPE: job.job_type,
+            Table.IDS: job.ids,
+            **_status_attributes(after),
             Table.TERMINAL: after.terminal,
             Table.VERSION: change.sequence,
             Table.STATUS_INDEX_SK: change.observed_at,
-            "lastEventAt": change.observed_at if change.observed_by is ObservedBy.EVENT else None,
-            "executionArn": change.execution_arn,
+            Table.LAST_EVENT_AT: change.observed_at if change.observed_by is ObservedBy.EVENT else None,
+            Table.EXECUTION_ARN: change.execution_arn,
             # Sparse index key: only STATE items carry it, so the index lists jobs, not entries.
             Table.STATUS_INDEX_PK: after.status,
         }
         # An empty statusMessage is removed; lastEventAt and executionArn are only ever set.
         kept = {name: value for name, value in fields.items() if value is not None}
         assignments = [f"#{name} = :{name}" for name in kept]
-        assignments.append(f"#firstObservedAt = if_not_exists(#firstObservedAt, :{Table.STATUS_INDEX_SK})")
+        first = Table.FIRST_OBSERVED_AT
+        assignments.append(f"#{first} = if_not_exists(#{first}, :{Table.STATUS_INDEX_SK})")
         expression = "SET " + ", ".join(assignments)
-        names = [*kept, "firstObservedAt"]
+        names = [*kept, first]
         if not after.status_message:
-            expression += " REMOVE #statusMessage"
-            names.append("statusMessage")
+            expression += f" REMOVE #{Table.STATUS_MESSAGE}"
+            names.append(Table.STATUS_MESSAGE)
         values: dict[str, Any] = {f":{name}": value for name, value in kept.items()}
         if change.execution_arn:
-            expression += " ADD #executionArns :executionArns"
-            names.append("executionArns")
-            values[":executionArns"] = {change.execution_arn}
+            expression += f" ADD #{Table.EXECUTION_ARNS} :{Table.EXECUTION_ARNS}"
+            names.append(Table.EXECUTION_ARNS)
+            values[f":{Table.EXECUTION_ARNS}"] = {change.execution_arn}
         if expected is None:
             condition = f"attribute_not_exists({Table.PK})"
         else:
@@ -151,16 +145,16 @@ class DynamoHistoryStore:
             "UpdateExpression": expression,
             "ConditionExpression": condition,
             "ExpressionAttributeNames": {f"#{name}": name for name in dict.fromkeys(names)},
-            "ExpressionAttributeValues": _to_item(values),
+            "ExpressionAttributeValues": to_item(values),
         }
 
     def link_execution(self, job: JobRef, execution_arn: str) -> None:
         self._dynamodb.update_item(
             TableName=self._table,
             Key=self._state_key(job),
-            UpdateExpression="SET executionArn = :arn ADD executionArns :arns",
+            UpdateExpression=f"SET {Table.EXECUTION_ARN} = :arn ADD {Table.EXECUTION_ARNS} :arns",
             ConditionExpression=f"attribute_exists({Table.PK})",
-            ExpressionAttributeValues=_to_item({":arn": execution_arn, ":arns": {execution_arn}}),
+            ExpressionAttributeValues=to_item({":arn": execution_arn, ":arns": {execution_arn}}),
         )
 
     def entries(self, job: JobRef) -> list[dict[str, Any]]:
@@ -169,12 +163,12 @@ class DynamoHistoryStore:
         kwargs: dict[str, Any] = {
             "TableName": self._table,
             "KeyConditionExpression": f"{Table.PK} = :pk AND begins_with({Table.SK}, :prefix)",
-            "ExpressionAttributeValues": _to_item({":pk": job.pk, ":prefix": Table.EVENT_SK_PREFIX}),
+            "ExpressionAttributeValues": to_item({":pk": job.pk, ":prefix": Table.EVENT_SK_PREFIX}),
             "ConsistentRead": True,
         }
         while True:
             page = self._dynamodb.query(**kwargs)
-            items.extend(_from_item(item) for item in page.get("Items", []))
+            items.extend(from_item(item) for item in page.get("Items", []))
             if "LastEvaluatedKey" not in page:
                 return items
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
