@@ -18,6 +18,7 @@ from typing import Any
 
 from tracker.contract import JOB_TYPES, TERMINAL_STATUSES, JobRef, Table
 from tracker.dynamodb_items import from_item, to_item
+from tracker.history_table import HistoryTable
 from tracker_cli.stack import Aws, CliError, Tracker
 from tracker_cli.times import parse_moment
 
@@ -238,29 +239,13 @@ def list_jobs(aws: Aws, tracker: Tracker, query: JobFilter) -> list[Job]:
 
 
 def get_job(aws: Aws, tracker: Tracker, ref: JobRef) -> Job | None:
-    key = to_item({Table.PK: ref.pk, Table.SK: Table.STATE_SK})
-    item = aws.dynamodb.get_item(TableName=tracker.table_name, Key=key, ConsistentRead=True).get("Item")
-    return Job.from_item(from_item(item)) if item else None
+    item = HistoryTable(aws.dynamodb, tracker.table_name).state_item(ref)
+    return Job.from_item(item) if item else None
 
 
 def history(aws: Aws, tracker: Tracker, ref: JobRef, after: int = 0) -> list[Entry]:
     """The job's history entries in order; with `after`, only the entries numbered after it."""
-    request: dict[str, Any] = {
-        "TableName": tracker.table_name,
-        "KeyConditionExpression": "#pk = :pk AND #sk > :after",
-        "ExpressionAttributeNames": {"#pk": Table.PK, "#sk": Table.SK},
-        # EVENT#000000 sorts before the first entry, and STATE after the last.
-        "ExpressionAttributeValues": to_item({":pk": ref.pk, ":after": f"{Table.EVENT_SK_PREFIX}{after:06d}"}),
-        "ConsistentRead": True,
-    }
-    entries: list[Entry] = []
-    while True:
-        page = aws.dynamodb.query(**request)
-        items = [from_item(item) for item in page.get("Items", [])]
-        entries.extend(Entry.from_item(item) for item in items if item[Table.SK] != Table.STATE_SK)
-        if "LastEvaluatedKey" not in page:
-            return entries
-        request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+    return [Entry.from_item(item) for item in HistoryTable(aws.dynamodb, tracker.table_name).entries(ref, after)]
 
 
 # ---- finding one job --------------------------------------------------------------------------

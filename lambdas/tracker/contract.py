@@ -154,7 +154,7 @@ class Table:
     STATE_SK = "STATE"
     EVENT_SK_PREFIX = "EVENT#"
     JOB_PK_PREFIX = "JOB"
-    # What a job's status was: attributes of the STATE item (the latest) and of each EVENT# entry.
+    # Attributes of the STATE item and of each EVENT# entry: the job's status as it was then.
     STATUS = "status"
     STATUS_MESSAGE = "statusMessage"
     ITEMS = "items"  # item (source file, read set) -> its status
@@ -162,12 +162,12 @@ class Table:
     CREATION_TIME = "creationTime"
     COMPLETION_TIME = "completionTime"
     EXECUTION_ARN = "executionArn"  # the execution that recorded the entry; on STATE, the latest to follow the job
-    # EVENT# entry attributes.
+    # EVENT# entries only.
     SEQUENCE = "sequence"
     CHANGES = "changes"
     OBSERVED_AT = "observedAt"
     OBSERVED_BY = "observedBy"  # an ObservedBy
-    # STATE item attributes.
+    # The STATE item only.
     JOB_TYPE = "jobType"
     IDS = "ids"
     FIRST_OBSERVED_AT = "firstObservedAt"
@@ -296,8 +296,7 @@ REFERENCE_ENDINGS = (".fasta", ".fa", ".fas", ".fsa", ".faa", ".fna", ".ffn", ".
 
 
 class ReferenceStoreResource:
-    """The custom resource that finds or creates the account's reference store (tracker.reference_store): its
-    type, the description a store it creates gets by default, and what ``Fn::GetAtt`` reads from it."""
+    """The custom resource that finds or creates the reference store: type, default description, GetAtt names."""
 
     TYPE = "Custom::AccountReferenceStore"
     DEFAULT_DESCRIPTION = "Reference genomes imported by the HealthOmics job tracker"

@@ -1,8 +1,6 @@
-"""DynamoDB items as Python values and back: the one codec of every reader and writer of the table.
+"""DynamoDB items as Python values and back, with boto3's own (de)serializer: the tracker's one item codec.
 
-boto3's TypeSerializer and TypeDeserializer do the work. Numbers come back as int (float if not whole)
-rather than Decimal: the table holds counters and versions, and callers compare them with ints and
-write them to JSON.
+Numbers come back as int (float if not whole) rather than Decimal: the tracker stores counts and versions.
 """
 
 from __future__ import annotations
@@ -32,6 +30,4 @@ def _plain(value: Any) -> Any:
         return {key: _plain(item) for key, item in value.items()}
     if isinstance(value, list):
         return [_plain(item) for item in value]
-    if isinstance(value, set):
-        return {_plain(item) for item in value}
     return value

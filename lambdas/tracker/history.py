@@ -10,7 +10,7 @@ finds nothing new and writes nothing; two writers racing cannot both take the sa
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Protocol
 
 from tracker import clock
 from tracker.contract import JobRef, ObservedBy, ServiceUnavailable
@@ -67,8 +67,6 @@ class HistoryStore(Protocol):
         ...
 
     def link_execution(self, job: JobRef, execution_arn: str) -> None: ...
-
-    def entries(self, job: JobRef) -> list[dict[str, Any]]: ...
 
 
 def record(

@@ -46,11 +46,15 @@ class HistoryTable:
     def _state_key(self, job: JobRef) -> dict[str, Any]:
         return to_item({Table.PK: job.pk, Table.SK: Table.STATE_SK})
 
-    def read(self, job: JobRef) -> JobState | None:
+    def state_item(self, job: JobRef) -> dict[str, Any] | None:
+        """The job's STATE item, every attribute."""
         response = self._dynamodb.get_item(TableName=self._table, Key=self._state_key(job), ConsistentRead=True)
-        if "Item" not in response:
+        return from_item(response["Item"]) if "Item" in response else None
+
+    def read(self, job: JobRef) -> JobState | None:
+        state = self.state_item(job)
+        if state is None:
             return None
-        state = from_item(response["Item"])
         return JobState(
             snapshot=Snapshot(
                 status=state[Table.STATUS],
@@ -114,10 +118,10 @@ class HistoryTable:
         # An empty statusMessage is removed; lastEventAt and executionArn are only ever set.
         kept = {name: value for name, value in fields.items() if value is not None}
         assignments = [f"#{name} = :{name}" for name in kept]
-        first = Table.FIRST_OBSERVED_AT
-        assignments.append(f"#{first} = if_not_exists(#{first}, :{Table.STATUS_INDEX_SK})")
+        first = f"#{Table.FIRST_OBSERVED_AT}"
+        assignments.append(f"{first} = if_not_exists({first}, :{Table.STATUS_INDEX_SK})")
         expression = "SET " + ", ".join(assignments)
-        names = [*kept, first]
+        names = [*kept, Table.FIRST_OBSERVED_AT]
         if not after.status_message:
             expression += f" REMOVE #{Table.STATUS_MESSAGE}"
             names.append(Table.STATUS_MESSAGE)
@@ -157,13 +161,14 @@ class HistoryTable:
             ExpressionAttributeValues=to_item({":arn": execution_arn, ":arns": {execution_arn}}),
         )
 
-    def entries(self, job: JobRef) -> list[dict[str, Any]]:
-        """The job's history entries in order."""
+    def entries(self, job: JobRef, after: int = 0) -> list[dict[str, Any]]:
+        """The job's history entries in order; with `after`, only the entries numbered after it."""
         items: list[dict[str, Any]] = []
+        last = f"{Table.EVENT_SK_PREFIX}\uffff"  # after every entry's key, before STATE
         kwargs: dict[str, Any] = {
             "TableName": self._table,
-            "KeyConditionExpression": f"{Table.PK} = :pk AND begins_with({Table.SK}, :prefix)",
-            "ExpressionAttributeValues": to_item({":pk": job.pk, ":prefix": Table.EVENT_SK_PREFIX}),
+            "KeyConditionExpression": f"{Table.PK} = :pk AND {Table.SK} BETWEEN :first AND :last",
+            "ExpressionAttributeValues": to_item({":pk": job.pk, ":first": event_sk(after + 1), ":last": last}),
             "ConsistentRead": True,
         }
         while True:

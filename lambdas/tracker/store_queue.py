@@ -46,8 +46,6 @@ COMPLETED_WITH_FAILURES = "COMPLETED_WITH_FAILURES"
 
 
 class Waker(Protocol):
-    """Wakes an execution parked on a task token (tracker.task_tokens.TaskTokens)."""
-
     def wake(self, task_token: str, output: dict[str, Any]) -> bool: ...
 
 

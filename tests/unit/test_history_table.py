@@ -47,6 +47,7 @@ def test_two_changes_write_two_numbered_entries_and_the_state_they_lead_to(dynam
         ("EVENT#000001", 1, "SUBMITTED", "poll"),
         ("EVENT#000002", 2, "IN_PROGRESS", "event"),
     ]
+    assert [entry[Table.SEQUENCE] for entry in table.entries(JOB, after=1)] == [2]
     state = _state(dynamodb)
     assert Table.STATUS_MESSAGE not in state  # the first status's message is removed, not left behind
     assert {name: state[name] for name in (Table.VERSION, Table.STATUS_INDEX_PK, Table.FIRST_OBSERVED_AT)} == {
