@@ -18,7 +18,7 @@ from typing import Any
 
 from tracker.contract import JOB_TYPES, TERMINAL_STATUSES, JobRef, Table
 from tracker.dynamodb_items import from_item, to_item
-from tracker.history_table import HistoryTable
+from tracker.history_table import HistoryEntry, HistoryTable
 from tracker_cli.stack import Aws, CliError, Tracker
 from tracker_cli.times import parse_moment
 
@@ -109,33 +109,8 @@ class Job:
         }
 
 
-@dataclass(frozen=True)
-class Entry:
-    """One EVENT# item: a recorded change."""
-
-    sequence: int
-    status: str
-    observed_at: str
-    observed_by: str
-    items: dict[str, str]
-    changes: tuple[str, ...]
-    status_message: str = ""
-    item_messages: dict[str, str] = field(default_factory=dict)
-    execution_arn: str = ""
-
-    @classmethod
-    def from_item(cls, item: dict[str, Any]) -> Entry:
-        return cls(
-            sequence=int(item[Table.SEQUENCE]),
-            status=str(item[Table.STATUS]),
-            observed_at=str(item.get(Table.OBSERVED_AT, "")),
-            observed_by=str(item.get(Table.OBSERVED_BY, "")),
-            items=dict(item.get(Table.ITEMS, {})),
-            changes=tuple(item.get(Table.CHANGES, ())),
-            status_message=str(item.get(Table.STATUS_MESSAGE, "")),
-            item_messages=dict(item.get(Table.ITEM_MESSAGES, {})),
-            execution_arn=str(item.get(Table.EXECUTION_ARN, "")),
-        )
+class Entry(HistoryEntry):
+    """A recorded change, as the tool shows it."""
 
     def to_json(self) -> dict[str, Any]:
         return {

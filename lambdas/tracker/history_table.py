@@ -10,11 +10,12 @@ have the version, and the parked task token, that were read).
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, Self
 
 from botocore.exceptions import ClientError
 
-from tracker.contract import JobRef, ObservedBy, Table
+from tracker.contract import TERMINAL_STATUSES, JobRef, ObservedBy, Table
 from tracker.dynamodb_items import from_item, to_item
 from tracker.history import Change, JobState
 from tracker.status import Snapshot
@@ -34,6 +35,51 @@ def _status_attributes(snapshot: Snapshot) -> dict[str, Any]:
         Table.CREATION_TIME: snapshot.creation_time or None,
         Table.COMPLETION_TIME: snapshot.completion_time or None,
     }
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    """One EVENT# item: a change the tracker recorded."""
+
+    job: JobRef
+    sequence: int
+    status: str
+    observed_at: str
+    observed_by: str
+    status_message: str = ""
+    items: dict[str, str] = field(default_factory=dict)
+    item_messages: dict[str, str] = field(default_factory=dict)
+    changes: tuple[str, ...] = ()
+    creation_time: str = ""
+    completion_time: str = ""
+    execution_arn: str = ""
+
+    @property
+    def terminal(self) -> bool:
+        return self.status in TERMINAL_STATUSES
+
+    @classmethod
+    def from_item(cls, item: dict[str, Any]) -> Self:
+        def text(name: str) -> str:
+            return "" if item.get(name) is None else str(item[name])
+
+        def by_item(name: str) -> dict[str, str]:
+            return {str(key): str(value) for key, value in (item.get(name) or {}).items()}
+
+        return cls(
+            job=JobRef.from_pk(text(Table.PK)),
+            sequence=int(item[Table.SEQUENCE]),
+            status=text(Table.STATUS),
+            observed_at=text(Table.OBSERVED_AT),
+            observed_by=text(Table.OBSERVED_BY),
+            status_message=text(Table.STATUS_MESSAGE),
+            items=by_item(Table.ITEMS),
+            item_messages=by_item(Table.ITEM_MESSAGES),
+            changes=tuple(str(change) for change in item.get(Table.CHANGES) or []),
+            creation_time=text(Table.CREATION_TIME),
+            completion_time=text(Table.COMPLETION_TIME),
+            execution_arn=text(Table.EXECUTION_ARN),
+        )
 
 
 class HistoryTable:

@@ -8,20 +8,19 @@ changed nothing (a duplicate, a stale event, a repeated poll writes no entry).
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from tracker.contract import (
     STATUS_CHANGED_DETAIL_TYPE,
     STATUS_CHANGED_SOURCE,
-    TERMINAL_STATUSES,
-    JobRef,
     ServiceUnavailable,
     Table,
 )
 from tracker.dynamodb_items import from_item
 from tracker.history import HistoryStore
+from tracker.history_table import HistoryEntry
 from tracker.status import STATUS_CHANGE
 
 # Item statuses that mean this source or read set did not make it (SourceStatus / ReadSetExportJobItemStatus).
@@ -30,26 +29,8 @@ SUBJECT_MAX = 100  # characters of an SNS e-mail subject
 _FAILED_ITEMS_SHOWN = 20
 
 
-@dataclass(frozen=True)
-class StatusChange:
+class StatusChange(HistoryEntry):
     """One history entry, as the stream delivers it."""
-
-    job: JobRef
-    sequence: int
-    status: str
-    observed_at: str
-    observed_by: str
-    status_message: str = ""
-    items: dict[str, str] = field(default_factory=dict)
-    item_messages: dict[str, str] = field(default_factory=dict)
-    changes: tuple[str, ...] = ()
-    creation_time: str = ""
-    completion_time: str = ""
-    execution_arn: str = ""
-
-    @property
-    def terminal(self) -> bool:
-        return self.status in TERMINAL_STATUSES
 
     @property
     def ended(self) -> bool:
@@ -67,25 +48,7 @@ def change_from_stream(record: dict[str, Any]) -> StatusChange | None:
     image = from_item(stream.get("NewImage", {}))
     if record.get("eventName") != "INSERT" or not str(image.get(Table.SK, "")).startswith(Table.EVENT_SK_PREFIX):
         return None
-
-    def text(name: str) -> str:
-        value = image.get(name)
-        return "" if value is None else str(value)
-
-    return StatusChange(
-        job=JobRef.from_pk(text(Table.PK)),
-        sequence=int(image[Table.SEQUENCE]),
-        status=text(Table.STATUS),
-        observed_at=text(Table.OBSERVED_AT),
-        observed_by=text(Table.OBSERVED_BY),
-        status_message=text(Table.STATUS_MESSAGE),
-        items={str(k): str(v) for k, v in (image.get(Table.ITEMS) or {}).items()},
-        item_messages={str(k): str(v) for k, v in (image.get(Table.ITEM_MESSAGES) or {}).items()},
-        changes=tuple(str(change) for change in image.get(Table.CHANGES) or []),
-        creation_time=text(Table.CREATION_TIME),
-        completion_time=text(Table.COMPLETION_TIME),
-        execution_arn=text(Table.EXECUTION_ARN),
-    )
+    return StatusChange.from_item(image)
 
 
 def event_detail(change: StatusChange) -> dict[str, Any]:
