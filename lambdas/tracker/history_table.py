@@ -1,6 +1,6 @@
 """The status history in DynamoDB: reads and conditional writes, nothing decided here.
 
-Layout (one item collection per job, see README "Status history table"):
+Layout (one item collection per job, see docs/reference.md#status-history-table):
 - ``pk = JOB#<jobType>#<ids…>``, ``sk = STATE``: the job's current status, item statuses and version;
 - ``pk = JOB#…``, ``sk = EVENT#000001…``: one entry per change, numbered from 1 without gaps.
 
