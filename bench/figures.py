@@ -124,7 +124,7 @@ def dynamodb_use(cloud: LocalCloud, mark: Mark) -> dict[str, Any]:
         if request.action in WRITE_ACTIONS:
             write_requests += 1
             written = _keys_written(request)
-            # A job's history entry is written with its STATE in one transaction (history_store.write).
+            # A job's history entry is written with its STATE in one transaction (history_table.write).
             history_entry = request.action == "TransactWriteItems" and any(
                 str(e.get("Put", {}).get("Item", {}).get("pk", {}).get("S", "")).startswith("JOB#")
                 for e in request.params["TransactItems"]
@@ -149,7 +149,7 @@ def dynamodb_use(cloud: LocalCloud, mark: Mark) -> dict[str, Any]:
 
 def terminal_recorded_at(cloud: LocalCloud, mark: Mark, pks: set[str]) -> dict[str, datetime]:
     """When each job's terminal status was written into its history (the first such write)."""
-    from tracker.contract import TERMINAL_STATUSES
+    from tracker.contract import TERMINAL_STATUSES, Table
 
     recorded: dict[str, datetime] = {}
     for request in cloud.dynamodb_requests[mark.dynamodb :]:
@@ -157,8 +157,8 @@ def terminal_recorded_at(cloud: LocalCloud, mark: Mark, pks: set[str]) -> dict[s
             continue
         for entry in request.params["TransactItems"]:
             item = entry.get("Put", {}).get("Item", {})
-            pk = item.get("pk", {}).get("S")
-            if pk in pks and item.get("status", {}).get("S") in TERMINAL_STATUSES:
+            pk = item.get(Table.PK, {}).get("S")
+            if pk in pks and item.get(Table.STATUS, {}).get("S") in TERMINAL_STATUSES:
                 recorded.setdefault(pk, request.at)
     return recorded
 

@@ -47,8 +47,14 @@ from infra.notifications import JobNotifications
 from infra.settings import TrackerSettings
 from infra.trigger import UploadTrigger
 from infra.workflow import TrackerWorkflow
-from tracker.contract import JOB_TYPES, METRICS_NAMESPACE, OMICS_RATE_LIMITS, SERVICE_NAME, TERMINAL_STATUSES
-from tracker.history import ObservedBy
+from tracker.contract import (
+    JOB_TYPES,
+    METRICS_NAMESPACE,
+    OMICS_RATE_LIMITS,
+    SERVICE_NAME,
+    TERMINAL_STATUSES,
+    ObservedBy,
+)
 
 PERIOD = Duration.minutes(5)  # of every alarm and every graph
 THROTTLED_METRIC = "OmicsThrottled"  # tracker.omics_jobs.THROTTLED_METRIC

@@ -18,7 +18,7 @@ from constructs import Construct, IConstruct
 
 from infra.functions import TrackerFunctions
 from infra.settings import TrackerSettings
-from tracker.reference_store import DEFAULT_DESCRIPTION, RESOURCE_TYPE, Attribute
+from tracker.contract import ReferenceStoreResource
 
 HANDLER = "tracker.handlers.reference_store.handler"
 # Neither action has resource-level permissions (Service Authorization Reference, AWS HealthOmics: no resource
@@ -66,14 +66,17 @@ class AccountReferenceStore(Construct):
             self,
             "Resource",
             service_token=self.provider.service_token,
-            resource_type=RESOURCE_TYPE,
-            properties={"ReferenceStoreName": settings.reference_store_name, "Description": DEFAULT_DESCRIPTION},
+            resource_type=ReferenceStoreResource.TYPE,
+            properties={
+                "ReferenceStoreName": settings.reference_store_name,
+                "Description": ReferenceStoreResource.DEFAULT_DESCRIPTION,
+            },
         )
         # The handler needs its policy when CloudFormation sends the request; nothing else orders the two.
         self.resource.node.add_dependency(self.access)
         # The custom resource's CloudFormation resource stands for this construct, as an L2's does.
         self.node.default_child = self.resource.node.default_child
-        self.reference_store_id = self.resource.get_att_string(Attribute.ID)
+        self.reference_store_id = self.resource.get_att_string(ReferenceStoreResource.ID)
         self._acknowledge_findings()
 
     def _acknowledge_findings(self) -> None:

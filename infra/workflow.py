@@ -355,7 +355,7 @@ class TrackerWorkflow(Construct):
             "Park until the store's queue moves for this request, or waitSeconds run out",
             wait_seconds=turn_field("wait_seconds"),
             key=(turn_field("entry_pk"), sfn.JsonPath.string_at(turn_field("entry_sk"))),
-            condition="turnVersion = :version",
+            condition=f"{Table.TURN_VERSION} = :version",
             values={":version": {"N": sfn.JsonPath.format("{}", sfn.JsonPath.string_at(turn_field("turn_version")))}},
             then=take_turn,
         ).next(take_turn)

@@ -18,7 +18,6 @@ import boto3
 import botocore.handlers
 from aws_lambda_powertools.metrics import base as metrics_base
 from aws_lambda_powertools.metrics.provider.cloudwatch_emf import cloudwatch as emf
-from boto3.dynamodb.types import TypeDeserializer
 from moto import mock_aws
 from moto.awslambda.models import lambda_backends
 from moto.stepfunctions.parser.models import stepfunctions_parser_backends
@@ -390,10 +389,9 @@ class LocalCloud:
     def history(self, job: dict[str, str]) -> list[dict[str, Any]]:
         """The job's history entries, in order, as plain values."""
         from tracker.contract import JobRef
-        from tracker.history_store import DynamoHistoryStore
+        from tracker.history_table import HistoryTable
 
-        store = DynamoHistoryStore(boto3.client("dynamodb", region_name=REGION), self.table)
-        return [_plain(entry) for entry in store.entries(JobRef.from_dict(job))]
+        return HistoryTable(boto3.client("dynamodb", region_name=REGION), self.table).entries(JobRef.from_dict(job))
 
     def queue_messages(self, id_contains: str) -> list[Any]:
         """The bodies (JSON) of the messages in the stack's queue whose logical id contains `id_contains`."""
@@ -404,21 +402,11 @@ class LocalCloud:
         return [json.loads(message["Body"]) for message in messages]
 
     def table_items(self) -> list[dict[str, Any]]:
-        deserializer = TypeDeserializer()
+        from tracker.dynamodb_items import from_item
+
         items = boto3.client("dynamodb", region_name=REGION).scan(TableName=self.table)["Items"]
-        return [_plain({k: deserializer.deserialize(v) for k, v in item.items()}) for item in items]
+        return [from_item(item) for item in items]
 
     def job_items(self) -> list[dict[str, Any]]:
         """The table's job records (history and store queues), without the call budget's bookkeeping."""
         return [item for item in self.table_items() if not str(item["pk"]).startswith("BUDGET#")]
-
-
-def _plain(value: Any) -> Any:
-    """DynamoDB numbers come back as Decimal; tests and the demo want ints."""
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
-    if type(value).__name__ == "Decimal":
-        return int(value) if value == int(value) else float(value)
-    return value

@@ -33,8 +33,8 @@ from typing import Any, TypeVar
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
-from tracker.contract import REFERENCE_IMPORT, SUCCESS_STATUS, JobRef
-from tracker.history_store import DynamoHistoryStore
+from tracker.contract import REFERENCE_IMPORT, SUCCESS_STATUS, JobRef, Table
+from tracker.history_table import HistoryTable
 from tracker.prepare import prepare_execution
 from tracker.steps import PollOutcome, Turn, TurnAction
 from tracker.trigger import execution_name
@@ -175,12 +175,12 @@ def ended_execution(stepfunctions: Any, execution_arn: str) -> dict[str, Any] | 
 
 
 def print_history(dynamodb: Any, table: str, job: dict[str, str]) -> list[str]:
-    entries = DynamoHistoryStore(dynamodb, table).entries(JobRef.from_dict(job))
+    entries = HistoryTable(dynamodb, table).entries(JobRef.from_dict(job))
     print(f"  history of {job['jobType']} job {job.get('jobId')} ({len(entries)} entries):")
     for entry in entries:
-        when, status, by = entry.get("observedAt"), entry.get("status"), entry.get("observedBy")
-        print(f"    #{entry.get('sequence')}  {when}  {status!s:<12} by {by}")
-    return [str(entry.get("status")) for entry in entries]
+        when, status, by = entry.get(Table.OBSERVED_AT), entry.get(Table.STATUS), entry.get(Table.OBSERVED_BY)
+        print(f"    #{entry.get(Table.SEQUENCE)}  {when}  {status!s:<12} by {by}")
+    return [str(entry.get(Table.STATUS)) for entry in entries]
 
 
 def check_upload_to_completed(aws: Aws, outputs: StackOutputs, key: str, timeout_seconds: float) -> None:

@@ -14,12 +14,11 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
-from decimal import Decimal
 from typing import Any
 
-from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
-
 from tracker.contract import JOB_TYPES, TERMINAL_STATUSES, JobRef, Table
+from tracker.dynamodb_items import from_item, to_item
+from tracker.history_table import HistoryEntry, HistoryTable
 from tracker_cli.stack import Aws, CliError, Tracker
 from tracker_cli.times import parse_moment
 
@@ -29,25 +28,6 @@ JOB_ID = "jobId"
 ITEM_DONE = frozenset({"FINISHED", "FAILED", "CANCELLED", "COMPLETED", "COMPLETED_WITH_FAILURES"})
 # Store ids are every id of the job-type table but the job id, in its order.
 STORE_ID_NAMES = tuple(dict.fromkeys(f.name for spec in JOB_TYPES.values() for f in spec.ids if f.name != JOB_ID))
-
-_serializer = TypeSerializer()
-_deserializer = TypeDeserializer()
-
-
-def _plain(value: Any) -> Any:
-    """DynamoDB values as JSON has them: numbers as int/float, sets as sorted lists."""
-    if isinstance(value, dict):
-        return {key: _plain(item) for key, item in value.items()}
-    if isinstance(value, list | set | frozenset):
-        items = [_plain(item) for item in value]
-        return sorted(items) if isinstance(value, set | frozenset) else items
-    if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() else float(value)
-    return value
-
-
-def _from_item(item: dict[str, Any]) -> dict[str, Any]:
-    return {key: _plain(_deserializer.deserialize(value)) for key, value in item.items()}
 
 
 def job_label(job_type: str, ids: dict[str, str]) -> str:
@@ -79,20 +59,20 @@ class Job:
     @classmethod
     def from_item(cls, item: dict[str, Any]) -> Job:
         return cls(
-            ref=JobRef(str(item["jobType"]), {str(k): str(v) for k, v in item.get("ids", {}).items()}),
-            status=str(item["status"]),
-            items=dict(item.get("items", {})),
-            item_messages=dict(item.get("itemMessages", {})),
-            status_message=str(item.get("statusMessage", "")),
-            creation_time=str(item.get("creationTime", "")),
-            completion_time=str(item.get("completionTime", "")),
-            first_observed_at=str(item.get("firstObservedAt", "")),
+            ref=JobRef(str(item[Table.JOB_TYPE]), {str(k): str(v) for k, v in item.get(Table.IDS, {}).items()}),
+            status=str(item[Table.STATUS]),
+            items=dict(item.get(Table.ITEMS, {})),
+            item_messages=dict(item.get(Table.ITEM_MESSAGES, {})),
+            status_message=str(item.get(Table.STATUS_MESSAGE, "")),
+            creation_time=str(item.get(Table.CREATION_TIME, "")),
+            completion_time=str(item.get(Table.COMPLETION_TIME, "")),
+            first_observed_at=str(item.get(Table.FIRST_OBSERVED_AT, "")),
             last_changed_at=str(item.get(Table.STATUS_INDEX_SK, "")),
-            last_event_at=str(item.get("lastEventAt", "")),
-            terminal=bool(item.get(Table.TERMINAL, item["status"] in TERMINAL_STATUSES)),
+            last_event_at=str(item.get(Table.LAST_EVENT_AT, "")),
+            terminal=bool(item.get(Table.TERMINAL, item[Table.STATUS] in TERMINAL_STATUSES)),
             version=int(item.get(Table.VERSION, 0)),
-            execution_arn=str(item.get("executionArn", "")),
-            execution_arns=tuple(sorted(item.get("executionArns", ()))),
+            execution_arn=str(item.get(Table.EXECUTION_ARN, "")),
+            execution_arns=tuple(sorted(item.get(Table.EXECUTION_ARNS, ()))),
         )
 
     @property
@@ -129,33 +109,8 @@ class Job:
         }
 
 
-@dataclass(frozen=True)
-class Entry:
-    """One EVENT# item: a recorded change."""
-
-    sequence: int
-    status: str
-    observed_at: str
-    observed_by: str
-    items: dict[str, str]
-    changes: tuple[str, ...]
-    status_message: str = ""
-    item_messages: dict[str, str] = field(default_factory=dict)
-    execution_arn: str = ""
-
-    @classmethod
-    def from_item(cls, item: dict[str, Any]) -> Entry:
-        return cls(
-            sequence=int(item["sequence"]),
-            status=str(item["status"]),
-            observed_at=str(item.get("observedAt", "")),
-            observed_by=str(item.get("observedBy", "")),
-            items=dict(item.get("items", {})),
-            changes=tuple(item.get("changes", ())),
-            status_message=str(item.get("statusMessage", "")),
-            item_messages=dict(item.get("itemMessages", {})),
-            execution_arn=str(item.get("executionArn", "")),
-        )
+class Entry(HistoryEntry):
+    """A recorded change, as the tool shows it."""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -185,7 +140,7 @@ class _Filter:
     def add(self, expression: str, names: dict[str, str], values: dict[str, Any] | None = None) -> _Filter:
         self.parts.append(f"({expression})")
         self.names.update(names)
-        self.values.update({key: _serializer.serialize(value) for key, value in (values or {}).items()})
+        self.values.update(to_item(values or {}))
         return self
 
     def apply(self, request: dict[str, Any]) -> dict[str, Any]:
@@ -209,9 +164,9 @@ class JobFilter:
     def expression(self) -> _Filter:
         expression = _Filter()
         if self.job_type:
-            expression.add("#jobType = :jobType", {"#jobType": "jobType"}, {":jobType": self.job_type})
+            expression.add("#jobType = :jobType", {"#jobType": Table.JOB_TYPE}, {":jobType": self.job_type})
         if self.store:
-            names = {"#ids": "ids", **{f"#{name}": name for name in STORE_ID_NAMES}}
+            names = {"#ids": Table.IDS, **{f"#{name}": name for name in STORE_ID_NAMES}}
             either = " OR ".join(f"#ids.#{name} = :store" for name in STORE_ID_NAMES)
             expression.add(either, names, {":store": self.store})
         return expression
@@ -221,11 +176,11 @@ def _by_status(aws: Aws, table: str, status: str, where: _Filter, since: datetim
     """One status partition of the ByStatus index, newest change first, page by page."""
     condition = "#status = :status"
     names = {"#status": Table.STATUS_INDEX_PK}
-    values: dict[str, Any] = {":status": {"S": status}}
+    values: dict[str, Any] = {":status": status}
     if since is not None:
         condition += " AND #changed >= :since"
         names["#changed"] = Table.STATUS_INDEX_SK
-        values[":since"] = {"S": since.isoformat()}
+        values[":since"] = since.isoformat()
     request = where.apply(
         {
             "TableName": table,
@@ -233,12 +188,12 @@ def _by_status(aws: Aws, table: str, status: str, where: _Filter, since: datetim
             "KeyConditionExpression": condition,
             "ScanIndexForward": False,
             "ExpressionAttributeNames": names,
-            "ExpressionAttributeValues": values,
+            "ExpressionAttributeValues": to_item(values),
         }
     )
     while True:
         page = aws.dynamodb.query(**request)
-        yield from (_from_item(item) for item in page.get("Items", []))
+        yield from (from_item(item) for item in page.get("Items", []))
         if "LastEvaluatedKey" not in page:
             return
         request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
@@ -259,32 +214,13 @@ def list_jobs(aws: Aws, tracker: Tracker, query: JobFilter) -> list[Job]:
 
 
 def get_job(aws: Aws, tracker: Tracker, ref: JobRef) -> Job | None:
-    key = {Table.PK: {"S": ref.pk}, Table.SK: {"S": Table.STATE_SK}}
-    item = aws.dynamodb.get_item(TableName=tracker.table_name, Key=key, ConsistentRead=True).get("Item")
-    return Job.from_item(_from_item(item)) if item else None
+    item = HistoryTable(aws.dynamodb, tracker.table_name).state_item(ref)
+    return Job.from_item(item) if item else None
 
 
 def history(aws: Aws, tracker: Tracker, ref: JobRef, after: int = 0) -> list[Entry]:
     """The job's history entries in order; with `after`, only the entries numbered after it."""
-    request: dict[str, Any] = {
-        "TableName": tracker.table_name,
-        "KeyConditionExpression": "#pk = :pk AND #sk > :after",
-        "ExpressionAttributeNames": {"#pk": Table.PK, "#sk": Table.SK},
-        "ExpressionAttributeValues": {
-            ":pk": {"S": ref.pk},
-            # EVENT#000000 sorts before the first entry, and STATE after the last.
-            ":after": {"S": f"{Table.EVENT_SK_PREFIX}{after:06d}"},
-        },
-        "ConsistentRead": True,
-    }
-    entries: list[Entry] = []
-    while True:
-        page = aws.dynamodb.query(**request)
-        items = [_from_item(item) for item in page.get("Items", [])]
-        entries.extend(Entry.from_item(item) for item in items if item[Table.SK] != Table.STATE_SK)
-        if "LastEvaluatedKey" not in page:
-            return entries
-        request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+    return [Entry.from_item(item) for item in HistoryTable(aws.dynamodb, tracker.table_name).entries(ref, after)]
 
 
 # ---- finding one job --------------------------------------------------------------------------
@@ -302,7 +238,7 @@ class NoJob:
 
 def _matching(aws: Aws, tracker: Tracker, where: _Filter, job_type: str | None) -> list[Job]:
     if job_type:
-        where.add("#jobType = :jobType", {"#jobType": "jobType"}, {":jobType": job_type})
+        where.add("#jobType = :jobType", {"#jobType": Table.JOB_TYPE}, {":jobType": job_type})
     return list(_newest_first(aws, tracker.table_name, ALL_STATUSES, where, None))
 
 
@@ -334,14 +270,14 @@ def find_by_job_id(aws: Aws, tracker: Tracker, job_id: str, job_type: str | None
         else:
             search_index = True
     if search_index:
-        where = _Filter().add("#ids.#jobId = :jobId", {"#ids": "ids", "#jobId": JOB_ID}, {":jobId": job_id})
+        where = _Filter().add("#ids.#jobId = :jobId", {"#ids": Table.IDS, "#jobId": JOB_ID}, {":jobId": job_id})
         found.extend(_matching(aws, tracker, where, job_type))
     return _one(found, f"job id {job_id}")
 
 
 def find_by_execution(aws: Aws, tracker: Tracker, execution_arn: str, job_type: str | None = None) -> Job | NoJob:
     def look() -> Job | None:
-        where = _Filter().add("contains(#arns, :arn)", {"#arns": "executionArns"}, {":arn": execution_arn})
+        where = _Filter().add("contains(#arns, :arn)", {"#arns": Table.EXECUTION_ARNS}, {":arn": execution_arn})
         return _one(_matching(aws, tracker, where, job_type), f"execution {execution_arn}")
 
     job = look()
@@ -424,7 +360,7 @@ def newest_upload_execution(aws: Aws, tracker: Tracker, uri: str) -> str | None:
 def find_by_source(aws: Aws, tracker: Tracker, uri: str, job_type: str | None = None) -> Job | NoJob:
     """The job importing `uri`. A key uploaded again is a new import: the newest upload's execution
     decides, so a new upload's job is waited for rather than an older job of the same key shown."""
-    where = _Filter().add("attribute_exists(#items.#source)", {"#items": "items", "#source": uri})
+    where = _Filter().add("attribute_exists(#items.#source)", {"#items": Table.ITEMS, "#source": uri})
     jobs = sorted(_matching(aws, tracker, where, job_type), key=lambda job: job.first_observed_at, reverse=True)
     upload = newest_upload_execution(aws, tracker, uri)
     if upload is not None and not any(upload in job.execution_arns for job in jobs):

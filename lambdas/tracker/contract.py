@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
 # ---- Job types ------------------------------------------------------------------------------
@@ -153,9 +154,30 @@ class Table:
     STATE_SK = "STATE"
     EVENT_SK_PREFIX = "EVENT#"
     JOB_PK_PREFIX = "JOB"
-    # STATE item attributes the state machine reads or writes itself (WaitForChangeOrTimeout).
+    # Attributes of the STATE item and of each EVENT# entry: the job's status as it was then.
+    STATUS = "status"
+    STATUS_MESSAGE = "statusMessage"
+    ITEMS = "items"  # item (source file, read set) -> its status
+    ITEM_MESSAGES = "itemMessages"
+    CREATION_TIME = "creationTime"
+    COMPLETION_TIME = "completionTime"
+    EXECUTION_ARN = "executionArn"  # the execution that recorded the entry; on STATE, the latest to follow the job
+    # EVENT# entries only.
+    SEQUENCE = "sequence"
+    CHANGES = "changes"
+    OBSERVED_AT = "observedAt"
+    OBSERVED_BY = "observedBy"  # an ObservedBy
+    # The STATE item only.
+    JOB_TYPE = "jobType"
+    IDS = "ids"
+    FIRST_OBSERVED_AT = "firstObservedAt"
+    LAST_EVENT_AT = "lastEventAt"
+    EXECUTION_ARNS = "executionArns"  # every execution that followed the job (a string set)
+    # Attributes the state machine reads or writes itself: the STATE item's (WaitForChangeOrTimeout) and a
+    # queue entry's (WaitForTurn); both park the waiting execution's task token.
     VERSION = "version"
     TERMINAL = "terminal"
+    TURN_VERSION = "turnVersion"
     WAIT_TOKEN = "waitToken"
     # The sparse index that lists jobs (STATE items only) by status and time of the last change.
     STATUS_INDEX = "ByStatus"
@@ -166,6 +188,13 @@ class Table:
     LOCK_SK = "LOCK"  # which import holds the store, and the batch being started
     ENTRY_SK_PREFIX = "QUEUE#"  # one waiting request: QUEUE#<arrival time>#<token>, so keys sort by arrival
     TICKET_SK_PREFIX = "TICKET#"  # a request's token -> its entry, so a repeated request finds its place
+
+
+class ObservedBy(StrEnum):
+    """How a change was observed: an entry's ``observedBy``, and a dimension of the handlers' metrics."""
+
+    POLL = "poll"
+    EVENT = "event"
 
 
 @dataclass(frozen=True)
@@ -264,6 +293,16 @@ FATAL_POLL_ERRORS: tuple[type[TrackerError], ...] = (JobNotFound, AccessDenied, 
 # Sources one StartReferenceImportJob takes (botocore omics model: 1 to 100).
 MAX_SOURCES_PER_IMPORT = 100
 REFERENCE_ENDINGS = (".fasta", ".fa", ".fas", ".fsa", ".faa", ".fna", ".ffn", ".frn", ".mpfa", ".seq", ".txt")
+
+
+class ReferenceStoreResource:
+    """The custom resource that finds or creates the reference store: type, default description, GetAtt names."""
+
+    TYPE = "Custom::AccountReferenceStore"
+    DEFAULT_DESCRIPTION = "Reference genomes imported by the HealthOmics job tracker"
+    ID = "ReferenceStoreId"
+    ARN = "ReferenceStoreArn"
+    NAME = "ReferenceStoreName"
 
 
 # ---- Lambda environment and defaults --------------------------------------------------------

@@ -10,19 +10,13 @@ finds nothing new and writes nothing; two writers racing cannot both take the sa
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import StrEnum
-from typing import Any, Protocol
+from typing import Protocol
 
 from tracker import clock
-from tracker.contract import JobRef, ServiceUnavailable
+from tracker.contract import JobRef, ObservedBy, ServiceUnavailable
 from tracker.status import Snapshot, describe_changes, next_snapshot
 
 _MAX_WRITE_ATTEMPTS = 5
-
-
-class ObservedBy(StrEnum):
-    POLL = "poll"
-    EVENT = "event"
 
 
 @dataclass(frozen=True)
@@ -73,8 +67,6 @@ class HistoryStore(Protocol):
         ...
 
     def link_execution(self, job: JobRef, execution_arn: str) -> None: ...
-
-    def entries(self, job: JobRef) -> list[dict[str, Any]]: ...
 
 
 def record(

@@ -8,7 +8,6 @@ logged and dropped (polling stays the safety net).
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -23,6 +22,7 @@ from tracker.inputs import shown
 from tracker.observability import logger
 from tracker.omics_jobs import JobReader
 from tracker.status import Snapshot, merge
+from tracker.task_tokens import TaskTokens
 
 
 class JobStatusDetail(BaseModel):
@@ -104,12 +104,8 @@ def record_event(event: Any, history: HistoryStore, jobs: JobReader, sfn: Any) -
 
 
 def wake_waiting_execution(sfn: Any, recorded: Recorded) -> bool:
-    """End the waiting task so the execution polls now; a token that is no longer waited on is fine."""
+    """End the waiting task so the execution polls now."""
     if not recorded.wait_token:
         return False
-    output = json.dumps({"wokenBy": "event", "status": recorded.snapshot.status, "historyVersion": recorded.version})
-    try:
-        sfn.send_task_success(taskToken=recorded.wait_token, output=output)
-    except (sfn.exceptions.TaskTimedOut, sfn.exceptions.InvalidToken, sfn.exceptions.TaskDoesNotExist):
-        return False  # the wait already ended (timed out, or an earlier event woke it): the poll runs anyway
-    return True
+    output = {"wokenBy": "event", "status": recorded.snapshot.status, "historyVersion": recorded.version}
+    return TaskTokens(sfn).wake(recorded.wait_token, output)

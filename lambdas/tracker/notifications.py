@@ -8,50 +8,29 @@ changed nothing (a duplicate, a stale event, a repeated poll writes no entry).
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
-
-from boto3.dynamodb.types import TypeDeserializer
 
 from tracker.contract import (
     STATUS_CHANGED_DETAIL_TYPE,
     STATUS_CHANGED_SOURCE,
-    TERMINAL_STATUSES,
-    JobRef,
     ServiceUnavailable,
     Table,
 )
+from tracker.dynamodb_items import from_item
 from tracker.history import HistoryStore
+from tracker.history_table import HistoryEntry
 from tracker.status import STATUS_CHANGE
 
-_deserializer = TypeDeserializer()
 # Item statuses that mean this source or read set did not make it (SourceStatus / ReadSetExportJobItemStatus).
 FAILED_ITEM_STATUSES = frozenset({"FAILED", "CANCELLED"})
 SUBJECT_MAX = 100  # characters of an SNS e-mail subject
 _FAILED_ITEMS_SHOWN = 20
 
 
-@dataclass(frozen=True)
-class StatusChange:
+class StatusChange(HistoryEntry):
     """One history entry, as the stream delivers it."""
-
-    job: JobRef
-    sequence: int
-    status: str
-    observed_at: str
-    observed_by: str
-    status_message: str = ""
-    items: dict[str, str] = field(default_factory=dict)
-    item_messages: dict[str, str] = field(default_factory=dict)
-    changes: tuple[str, ...] = ()
-    creation_time: str = ""
-    completion_time: str = ""
-    execution_arn: str = ""
-
-    @property
-    def terminal(self) -> bool:
-        return self.status in TERMINAL_STATUSES
 
     @property
     def ended(self) -> bool:
@@ -66,28 +45,10 @@ class StatusChange:
 def change_from_stream(record: dict[str, Any]) -> StatusChange | None:
     """The history entry a stream record inserted; None for any other record (STATE updates, removals)."""
     stream = record.get("dynamodb", {})
-    image = {key: _deserializer.deserialize(value) for key, value in stream.get("NewImage", {}).items()}
+    image = from_item(stream.get("NewImage", {}))
     if record.get("eventName") != "INSERT" or not str(image.get(Table.SK, "")).startswith(Table.EVENT_SK_PREFIX):
         return None
-
-    def text(name: str) -> str:
-        value = image.get(name)
-        return "" if value is None else str(value)
-
-    return StatusChange(
-        job=JobRef.from_pk(text(Table.PK)),
-        sequence=int(image["sequence"]),
-        status=text("status"),
-        observed_at=text("observedAt"),
-        observed_by=text("observedBy"),
-        status_message=text("statusMessage"),
-        items={str(k): str(v) for k, v in (image.get("items") or {}).items()},
-        item_messages={str(k): str(v) for k, v in (image.get("itemMessages") or {}).items()},
-        changes=tuple(str(change) for change in image.get("changes") or []),
-        creation_time=text("creationTime"),
-        completion_time=text("completionTime"),
-        execution_arn=text("executionArn"),
-    )
+    return StatusChange.from_item(image)
 
 
 def event_detail(change: StatusChange) -> dict[str, Any]:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import math
 
 from tracker.call_budget import SlotBooked
-from tracker.contract import SUCCESS_STATUS, JobRef
-from tracker.history import HistoryStore, ObservedBy, record
+from tracker.contract import SUCCESS_STATUS, JobRef, ObservedBy
+from tracker.history import HistoryStore, record
 from tracker.omics_jobs import JobReader
 from tracker.schedule import PollSchedule
 from tracker.steps import PollCounters, PollOutcome

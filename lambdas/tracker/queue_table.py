@@ -14,21 +14,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
 from tracker.contract import Table
-
-_serializer = TypeSerializer()
-_deserializer = TypeDeserializer()
-
-
-def _item(values: dict[str, Any]) -> dict[str, Any]:
-    return {key: _serializer.serialize(value) for key, value in values.items() if value is not None}
-
-
-def _plain(item: dict[str, Any]) -> dict[str, Any]:
-    return {key: _deserializer.deserialize(value) for key, value in item.items()}
+from tracker.dynamodb_items import from_item, to_item
 
 
 def store_pk(store_id: str) -> str:
@@ -142,7 +131,7 @@ class QueueTable:
             "arrivedAt": arrived_at,
             "executionArn": execution_arn,
             "queued": True,
-            "turnVersion": 0,
+            Table.TURN_VERSION: 0,
         }
         ticket = {Table.PK: pk, Table.SK: f"{Table.TICKET_SK_PREFIX}{token}", "entry": key}
         try:
@@ -177,7 +166,7 @@ class QueueTable:
             "KeyConditionExpression": "#pk = :pk AND #sk BETWEEN :from AND :to",
             "FilterExpression": "attribute_exists(queued)",
             "ExpressionAttributeNames": {"#pk": Table.PK, "#sk": Table.SK},
-            "ExpressionAttributeValues": _item(
+            "ExpressionAttributeValues": to_item(
                 {":pk": store_pk(store_id), ":from": start, ":to": f"{Table.ENTRY_SK_PREFIX}\uffff"}
             ),
             "ConsistentRead": True,
@@ -185,7 +174,7 @@ class QueueTable:
         found: list[Entry] = []
         while len(found) < limit:
             page = self._dynamodb.query(**kwargs)
-            found.extend(self._entry(_plain(item)) for item in page.get("Items", []))
+            found.extend(self._entry(from_item(item)) for item in page.get("Items", []))
             if "LastEvaluatedKey" not in page:
                 break
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
@@ -305,11 +294,11 @@ class QueueTable:
             "isolate": updated.isolate,
         }
         condition = "attribute_not_exists(#sk)" if expected.version == 0 else "version = :expected"
-        values = {} if expected.version == 0 else _item({":expected": expected.version})
+        values = {} if expected.version == 0 else to_item({":expected": expected.version})
         try:
             self._dynamodb.put_item(
                 TableName=self._table,
-                Item=_item(item),
+                Item=to_item(item),
                 ConditionExpression=condition,
                 ExpressionAttributeNames={"#sk": Table.SK} if expected.version == 0 else {},
                 **({"ExpressionAttributeValues": values} if values else {}),
@@ -326,14 +315,14 @@ class QueueTable:
         """Update an entry; with `bump`, also tell its execution (turnVersion + 1): the parked token, if any."""
         set_clause, _, removed = update.partition(" REMOVE ")
         if bump:
-            set_clause += ", turnVersion = turnVersion + :one"
+            set_clause += f", {Table.TURN_VERSION} = {Table.TURN_VERSION} + :one"
             values = {**values, ":one": 1}
         kwargs: dict[str, Any] = {
             "TableName": self._table,
-            "Key": _item({Table.PK: store_pk(store_id), Table.SK: key}),
+            "Key": to_item({Table.PK: store_pk(store_id), Table.SK: key}),
             "UpdateExpression": set_clause + (f" REMOVE {removed}" if removed else ""),
             "ConditionExpression": condition,
-            "ExpressionAttributeValues": _item(values),
+            "ExpressionAttributeValues": to_item(values),
             "ReturnValues": "ALL_NEW",
         }
         if "#sk" in condition:
@@ -344,22 +333,22 @@ class QueueTable:
             if _conflict(error):
                 return None
             raise
-        token = _plain(response.get("Attributes", {})).get(Table.WAIT_TOKEN)
+        token = from_item(response.get("Attributes", {})).get(Table.WAIT_TOKEN)
         return str(token) if bump and token else None
 
     def _put(self, item: dict[str, Any]) -> dict[str, Any]:
         return {
             "TableName": self._table,
-            "Item": _item(item),
+            "Item": to_item(item),
             "ConditionExpression": "attribute_not_exists(#sk)",
             "ExpressionAttributeNames": {"#sk": Table.SK},
         }
 
     def _get(self, store_id: str, key: str) -> dict[str, Any] | None:
         response = self._dynamodb.get_item(
-            TableName=self._table, Key=_item({Table.PK: store_pk(store_id), Table.SK: key}), ConsistentRead=True
+            TableName=self._table, Key=to_item({Table.PK: store_pk(store_id), Table.SK: key}), ConsistentRead=True
         )
-        return _plain(response["Item"]) if "Item" in response else None
+        return from_item(response["Item"]) if "Item" in response else None
 
     @staticmethod
     def _entry(item: dict[str, Any]) -> Entry:
@@ -375,5 +364,5 @@ class QueueTable:
             job_id=item.get("jobId"),
             leader=bool(item.get("leader", False)),
             outcome=Outcome.from_json(outcome) if outcome else None,
-            turn_version=int(item.get("turnVersion", 0)),
+            turn_version=int(item.get(Table.TURN_VERSION, 0)),
         )

@@ -21,18 +21,8 @@ from typing import Any
 from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict, Field
 
+from tracker.contract import ReferenceStoreResource
 from tracker.observability import logger
-
-RESOURCE_TYPE = "Custom::AccountReferenceStore"
-DEFAULT_DESCRIPTION = "Reference genomes imported by the HealthOmics job tracker"
-
-
-class Attribute:
-    """What ``Fn::GetAtt`` reads from the custom resource (its ``Data``)."""
-
-    ID = "ReferenceStoreId"
-    ARN = "ReferenceStoreArn"
-    NAME = "ReferenceStoreName"
 
 
 class StoreProperties(BaseModel):
@@ -41,7 +31,9 @@ class StoreProperties(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     name: str = Field(alias="ReferenceStoreName", min_length=1, max_length=127)
-    description: str = Field(default=DEFAULT_DESCRIPTION, alias="Description", min_length=1, max_length=255)
+    description: str = Field(
+        default=ReferenceStoreResource.DEFAULT_DESCRIPTION, alias="Description", min_length=1, max_length=255
+    )
 
 
 @dataclass(frozen=True)
@@ -117,5 +109,9 @@ def on_event(event: dict[str, Any], omics: Any) -> dict[str, Any]:
     )
     return {
         "PhysicalResourceId": store.id,
-        "Data": {Attribute.ID: store.id, Attribute.ARN: store.arn, Attribute.NAME: store.name},
+        "Data": {
+            ReferenceStoreResource.ID: store.id,
+            ReferenceStoreResource.ARN: store.arn,
+            ReferenceStoreResource.NAME: store.name,
+        },
     }

@@ -12,7 +12,6 @@ long as the store is held, whoever holds it, and any failure to start keeps the 
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -272,24 +271,6 @@ def outcome_for(source_files: list[str], final: Snapshot) -> Outcome:
         f"{REFERENCE_IMPORT} job ended with status {final.status}",
     )
     return Outcome(False, f"Job.{final.status}", cause, final.status, statuses)
-
-
-class TaskTokens:
-    """Wakes an execution parked on a task token; a token no longer waited on is fine."""
-
-    def __init__(self, sfn: Any) -> None:
-        self._sfn = sfn
-
-    def wake(self, task_token: str, output: dict[str, Any]) -> bool:
-        try:
-            self._sfn.send_task_success(taskToken=task_token, output=json.dumps(output))
-        except (
-            self._sfn.exceptions.TaskTimedOut,
-            self._sfn.exceptions.InvalidToken,
-            self._sfn.exceptions.TaskDoesNotExist,
-        ):
-            return False
-        return True
 
 
 def _job(store_id: str, job_id: str) -> JobRef:

@@ -105,9 +105,9 @@ def test_event_recorded_before_the_wait_parks_makes_the_execution_poll_at_once(
 ) -> None:
     # Given an event recorded after a poll but before the wait writes its token (simulated by
     # recording the change the moment the poll returns)
-    from tracker.contract import JobRef
-    from tracker.history import ObservedBy, record
-    from tracker.history_store import DynamoHistoryStore
+    from tracker.contract import JobRef, ObservedBy
+    from tracker.history import record
+    from tracker.history_table import HistoryTable
     from tracker.status import Snapshot
 
     cloud.omics.event_delivery = "none"
@@ -118,7 +118,7 @@ def test_event_recorded_before_the_wait_parks_makes_the_execution_poll_at_once(
     def invoke_then_record(function: Any, event: Any) -> tuple[str, bool, str]:
         result = original(function, event)
         if "PollFunction" in function.function_name and not recorded_early:
-            store = DynamoHistoryStore(boto3.client("dynamodb", region_name="us-east-1"), cloud.table)
+            store = HistoryTable(boto3.client("dynamodb", region_name="us-east-1"), cloud.table)
             record(store, JobRef.from_dict(ref), Snapshot("IN_PROGRESS"), ObservedBy.EVENT)
             recorded_early.append(True)
         return result

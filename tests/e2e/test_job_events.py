@@ -19,14 +19,14 @@ pytestmark = pytest.mark.e2e
 
 def _tracked_export(cloud: LocalCloud) -> tuple[Job, dict[str, str]]:
     """A read-set export the tracker follows: its first poll has recorded SUBMITTED."""
-    from tracker.contract import JobRef
-    from tracker.history import ObservedBy, record
-    from tracker.history_store import DynamoHistoryStore
+    from tracker.contract import JobRef, ObservedBy
+    from tracker.history import record
+    from tracker.history_table import HistoryTable
     from tracker.status import Snapshot
 
     job = cloud.omics.add_job("READ_SET_EXPORT", Timeline.ending(), store_id="2222222222", items=["3333333333"])
     ref = {"jobType": "READ_SET_EXPORT", "sequenceStoreId": "2222222222", "jobId": job.job_id}
-    store = DynamoHistoryStore(boto3.client("dynamodb", region_name="us-east-1"), cloud.table)
+    store = HistoryTable(boto3.client("dynamodb", region_name="us-east-1"), cloud.table)
     submitted = Snapshot("SUBMITTED", items={"3333333333": "NOT_STARTED"})
     record(store, JobRef.from_dict(ref), submitted, ObservedBy.POLL, "arn:poll")
     return job, ref

@@ -19,7 +19,7 @@ import pytest
 
 from localcloud.cloud import LocalCloud
 from localcloud.deploy import REGION, CustomResourceFailed, run_custom_resource
-from tracker.reference_store import RESOURCE_TYPE
+from tracker.contract import ReferenceStoreResource
 
 EXISTING = "lab references"
 
@@ -74,7 +74,7 @@ def test_an_account_without_a_store_gets_exactly_one_with_the_configured_name(cl
 
 
 def test_running_the_custom_resource_again_finds_the_same_store(cloud: LocalCloud) -> None:
-    store = cloud.deployment.one(RESOURCE_TYPE)
+    store = cloud.deployment.one(ReferenceStoreResource.TYPE)
     [created] = cloud.omics.reference_stores
 
     # When the stack is updated, or deployed again after `cdk destroy` (its store kept), the handler runs again
@@ -89,7 +89,7 @@ def test_running_the_custom_resource_again_finds_the_same_store(cloud: LocalClou
 
 
 def test_deleting_the_custom_resource_keeps_the_store(cloud: LocalCloud) -> None:
-    store = cloud.deployment.one(RESOURCE_TYPE)
+    store = cloud.deployment.one(ReferenceStoreResource.TYPE)
     [kept] = cloud.omics.reference_stores
 
     answer = run_custom_resource(cloud.deployment, store, "Delete")
@@ -105,5 +105,5 @@ def test_a_failing_handler_fails_the_custom_resource_as_cloudformation_would(clo
 
     # Then the request fails, naming the resource and the error, and nothing changes
     with pytest.raises(CustomResourceFailed, match="AccessDeniedException"):
-        run_custom_resource(cloud.deployment, cloud.deployment.one(RESOURCE_TYPE), "Update")
+        run_custom_resource(cloud.deployment, cloud.deployment.one(ReferenceStoreResource.TYPE), "Update")
     assert len(cloud.omics.reference_stores) == 1

@@ -12,8 +12,14 @@ import pytest
 from infra.monitoring import EVENT_RESULTS, UPLOAD_RESULTS
 from infra.settings import SettingsError, TrackerSettings
 from tests.infra.stack_template import FUNCTION_PATHS, Synthesized, render, synthesize
-from tracker.contract import JOB_TYPES, METRICS_NAMESPACE, OMICS_RATE_LIMITS, SERVICE_NAME, TERMINAL_STATUSES
-from tracker.history import ObservedBy
+from tracker.contract import (
+    JOB_TYPES,
+    METRICS_NAMESPACE,
+    OMICS_RATE_LIMITS,
+    SERVICE_NAME,
+    TERMINAL_STATUSES,
+    ObservedBy,
+)
 from tracker.job_events import EventResult
 from tracker.trigger import UploadResult
 

@@ -27,7 +27,7 @@ from tests.infra.stack_template import (
     cdk_app,
     render,
 )
-from tracker.reference_store import RESOURCE_TYPE
+from tracker.contract import ReferenceStoreResource
 
 STORE = "Storage/ReferenceStore"
 HANDLER = f"{STORE}/Function"
@@ -40,7 +40,7 @@ def _attr(synth: Synthesized, path: str, attribute: str) -> dict[str, Any]:
 
 
 def test_one_custom_resource_stands_for_the_store_and_no_store_is_owned_by_the_stack(synth: Synthesized) -> None:
-    (store_id,) = synth.of_type(RESOURCE_TYPE)
+    (store_id,) = synth.of_type(ReferenceStoreResource.TYPE)
 
     assert store_id == synth.logical_id(STORE)
     assert synth.of_type("AWS::Omics::ReferenceStore") == {}

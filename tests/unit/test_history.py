@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from tests.unit.test_poll import FakeHistory
-from tracker.contract import JobRef, ServiceUnavailable
-from tracker.history import Change, JobState, ObservedBy, record
+from tracker.contract import JobRef, ObservedBy, ServiceUnavailable
+from tracker.history import Change, JobState, record
 from tracker.status import Snapshot
 
 JOB = JobRef.from_dict({"jobType": "VARIANT_IMPORT", "jobId": "0f0e0d0c-0b0a-4909-8807-060504030201"})

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from tracker.call_budget import Slot, SlotBooked
 from tracker.contract import JobRef
 from tracker.history import Change, JobState
@@ -45,9 +43,6 @@ class FakeHistory:
 
     def link_execution(self, job: JobRef, execution_arn: str) -> None:
         self.linked.append(execution_arn)
-
-    def entries(self, job: JobRef) -> list[dict[str, Any]]:
-        return [{"status": change.after.status} for change in self.changes]
 
 
 def test_first_poll_records_the_job_and_waits_the_first_wait() -> None:

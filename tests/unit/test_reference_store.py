@@ -16,9 +16,11 @@ from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 from pydantic import ValidationError
 
-from tracker.reference_store import DEFAULT_DESCRIPTION, ReferenceStore, on_event, preferred, resolve_reference_store
+from tracker.contract import ReferenceStoreResource
+from tracker.reference_store import ReferenceStore, on_event, preferred, resolve_reference_store
 
 NAME = "omics-job-tracker"
+DESCRIPTION = ReferenceStoreResource.DEFAULT_DESCRIPTION
 ARN = "arn:aws:omics:us-east-1:123456789012:referenceStore/{}"
 
 
@@ -99,7 +101,7 @@ def test_every_page_of_stores_is_read(omics: tuple[Any, Stubber]) -> None:
     listed(stubber, token="page-2", next_token="page-3")
     listed(stubber, store("2222222222"), token="page-3")
 
-    resolution = resolve_reference_store(client, NAME, DEFAULT_DESCRIPTION)
+    resolution = resolve_reference_store(client, NAME, DESCRIPTION)
 
     assert (resolution.store.id, resolution.created, resolution.others) == ("2222222222", False, ())
 
@@ -109,7 +111,7 @@ def test_of_several_stores_the_one_named_as_configured_is_used(omics: tuple[Any,
     listed(stubber, store("1111111111", "old", created=1), next_token="more")
     listed(stubber, store("3333333333", NAME, created=9), store("2222222222", "other", created=5), token="more")
 
-    resolution = resolve_reference_store(client, NAME, DEFAULT_DESCRIPTION)
+    resolution = resolve_reference_store(client, NAME, DESCRIPTION)
 
     assert resolution.store.id == "3333333333"
     assert {other.id for other in resolution.others} == {"1111111111", "2222222222"}
@@ -151,7 +153,7 @@ def test_a_store_created_meanwhile_by_another_deployment_is_used(omics: tuple[An
     stubber.add_client_error("create_reference_store", "ServiceQuotaExceededException", http_status_code=402)
     listed(stubber, store("4444444444", "created by another stack"))
 
-    resolution = resolve_reference_store(client, NAME, DEFAULT_DESCRIPTION)
+    resolution = resolve_reference_store(client, NAME, DESCRIPTION)
 
     assert (resolution.store.id, resolution.created) == ("4444444444", False)
 

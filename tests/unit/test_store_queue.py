@@ -1,6 +1,6 @@
 """StoreQueue: reference imports one at a time per store, in arrival order, batched.
 
-A real QueueTable and DynamoHistoryStore on a moto table; HealthOmics (starting and listing imports, reading
+A real QueueTable and HistoryTable on a moto table; HealthOmics (starting and listing imports, reading
 a job), Step Functions' task tokens and the clock are fakes the tests script. Each test plays requests'
 turns (TakeTurn) as the state machine would: a first turn, then another one after each wait.
 """
@@ -19,9 +19,9 @@ from moto import mock_aws
 
 from tests.unit.history_table import create_history_table
 from tracker import clock
-from tracker.contract import BudgetExhausted, JobRef, Table, TrackerError
-from tracker.history import ObservedBy, record
-from tracker.history_store import DynamoHistoryStore
+from tracker.contract import BudgetExhausted, JobRef, ObservedBy, Table, TrackerError
+from tracker.history import record
+from tracker.history_table import HistoryTable
 from tracker.inputs import client_token_for
 from tracker.queue_table import Entry, Lock, Outcome, QueueTable
 from tracker.reference_imports import ImportNotStarted, ImportRefused
@@ -119,7 +119,7 @@ class World:
     dynamodb: Any
     clock: FakeClock
     table: QueueTable
-    history: DynamoHistoryStore
+    history: HistoryTable
     imports: FakeImports = field(default_factory=FakeImports)
     jobs: FakeJobs = field(default_factory=FakeJobs)
     waker: FakeWaker = field(default_factory=FakeWaker)
@@ -167,7 +167,7 @@ def world() -> Iterator[World]:
     with mock_aws(), mock.patch.object(clock, "utc_now", fake_clock.utc_now):
         dynamodb = boto3.client("dynamodb", region_name=REGION)
         create_history_table(dynamodb, TABLE)
-        yield World(dynamodb, fake_clock, QueueTable(dynamodb, TABLE), DynamoHistoryStore(dynamodb, TABLE))
+        yield World(dynamodb, fake_clock, QueueTable(dynamodb, TABLE), HistoryTable(dynamodb, TABLE))
 
 
 # ---- Requests ---------------------------------------------------------------------------------

@@ -6,7 +6,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from tracker.aws_clients import budgeted_omics, client
-from tracker.history_store import DynamoHistoryStore
+from tracker.history_table import HistoryTable
 from tracker.job_events import record_event
 from tracker.observability import logger, metrics
 from tracker.omics_jobs import OmicsJobs
@@ -20,7 +20,7 @@ MAX_BUDGET_DELAY_SECONDS = 3
 @logger.inject_lambda_context(correlation_id_path="id", clear_state=True)
 @metrics.log_metrics
 def handler(event: Any, context: LambdaContext) -> dict[str, Any]:
-    history = DynamoHistoryStore(client("dynamodb"), SETTINGS.table_name)
+    history = HistoryTable(client("dynamodb"), SETTINGS.table_name)
     outcome = record_event(
         event,
         history,

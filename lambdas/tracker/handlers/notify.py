@@ -11,7 +11,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from tracker.aws_clients import client
 from tracker.contract import METRICS_NAMESPACE
-from tracker.history_store import DynamoHistoryStore
+from tracker.history_table import HistoryTable
 from tracker.notifications import StatusChange, change_from_stream, detection_delay_seconds, notify
 from tracker.observability import logger
 from tracker.settings import NotifySettings, load_settings
@@ -36,7 +36,7 @@ def record_handler(record: DynamoDBRecord) -> None:
     change = change_from_stream(record.raw_event)
     if change is None:  # the mapping's filter lets only new history entries through; anything else is not news
         return
-    history = DynamoHistoryStore(client("dynamodb"), SETTINGS.table_name)
+    history = HistoryTable(client("dynamodb"), SETTINGS.table_name)
     notify(change, client("events"), client("sns"), SETTINGS.topic_arn, history)
     logger.info("Status change published", extra={"jobKey": change.job.pk, "status": change.status})
     _emit_metrics(change)

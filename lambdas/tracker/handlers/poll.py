@@ -8,7 +8,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from tracker.aws_clients import budgeted_omics, client
 from tracker.call_budget import Slot
 from tracker.contract import JobRef
-from tracker.history_store import DynamoHistoryStore
+from tracker.history_table import HistoryTable
 from tracker.observability import logger, metrics
 from tracker.omics_jobs import OmicsJobs
 from tracker.poll import poll_job
@@ -33,7 +33,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         job=job,
         previous=previous,
         jobs=OmicsJobs(omics.booking(BOOK_WITHIN_SECONDS, Slot.from_json(previous.booked_slot))),
-        history=DynamoHistoryStore(client("dynamodb"), SETTINGS.table_name),
+        history=HistoryTable(client("dynamodb"), SETTINGS.table_name),
         schedule=SETTINGS.poll_schedule,
         execution_arn=event.get("executionArn"),
         max_polls=SETTINGS.max_polls_per_execution,

@@ -5,14 +5,15 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from tracker.aws_clients import budgeted_omics, client
-from tracker.history_store import DynamoHistoryStore
+from tracker.history_table import HistoryTable
 from tracker.observability import logger, metrics
 from tracker.omics_jobs import OmicsJobs
 from tracker.queue_table import QueueTable
 from tracker.reference_imports import ReferenceImports
 from tracker.settings import QueueSettings, load_settings
 from tracker.steps import TurnRequest
-from tracker.store_queue import QueueRules, StoreQueue, TaskTokens
+from tracker.store_queue import QueueRules, StoreQueue
+from tracker.task_tokens import TaskTokens
 
 SETTINGS = load_settings(QueueSettings)
 MAX_BUDGET_DELAY_SECONDS = 20  # of the function's 60 s; a busy budget makes the request wait its turn again
@@ -34,7 +35,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         queue=QueueTable(client("dynamodb"), SETTINGS.table_name),
         imports=ReferenceImports(omics),
         jobs=OmicsJobs(omics),
-        history=DynamoHistoryStore(client("dynamodb"), SETTINGS.table_name),
+        history=HistoryTable(client("dynamodb"), SETTINGS.table_name),
         waker=TaskTokens(client("stepfunctions")),
         rules=RULES,
     )
