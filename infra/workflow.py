@@ -10,7 +10,7 @@ Prepare ─▶ StartOrFollow ─▶ TakeTurn ─▶ Turn? ─▶ WaitForTurn ─
                                                                               └▶ ContinueAsNew   its call's slot)
 
 A reference import request queues in its store (TakeTurn): one import at a time per store, in arrival order,
-the requests waiting together in one import (tracker.store_queue). The first request of each import follows
+the requests waiting together in one import (tracker.import_queue). The first request of each import follows
 the job for all of them (PollJob); every request ends with the outcome of its own sources.
 
 Each state has a small builder below; the retries of every state are in one table, RETRIES.

@@ -16,7 +16,7 @@ from tracker.contract import (
     BudgetExhausted,
     InvalidInput,
 )
-from tracker.queue_table import Outcome
+from tracker.import_queue_table import Outcome
 from tracker.steps import CamelModel, PollOutcome, Turn, TurnAction
 
 RETRYABLE_NAMES = [error.__name__ for error in RETRYABLE_ERRORS]

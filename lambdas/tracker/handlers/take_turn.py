@@ -6,13 +6,13 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from tracker.aws_clients import budgeted_omics, client
 from tracker.history_table import HistoryTable
+from tracker.import_queue import ImportQueue, QueueRules
+from tracker.import_queue_table import ImportQueueTable
 from tracker.observability import logger, metrics
 from tracker.omics_jobs import OmicsJobs
-from tracker.queue_table import QueueTable
 from tracker.reference_imports import ReferenceImports
 from tracker.settings import QueueSettings, load_settings
 from tracker.steps import TurnRequest
-from tracker.store_queue import QueueRules, StoreQueue
 from tracker.task_tokens import TaskTokens
 
 SETTINGS = load_settings(QueueSettings)
@@ -31,8 +31,8 @@ RULES = QueueRules(
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     request = TurnRequest.from_state(event["execution"], event["executionArn"])
     omics = budgeted_omics(SETTINGS.table_name, SETTINGS.omics_call_share, MAX_BUDGET_DELAY_SECONDS)
-    queue = StoreQueue(
-        queue=QueueTable(client("dynamodb"), SETTINGS.table_name),
+    queue = ImportQueue(
+        queue=ImportQueueTable(client("dynamodb"), SETTINGS.table_name),
         imports=ReferenceImports(omics),
         jobs=OmicsJobs(omics),
         history=HistoryTable(client("dynamodb"), SETTINGS.table_name),

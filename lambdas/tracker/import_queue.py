@@ -27,10 +27,10 @@ from tracker.contract import (
     TrackerError,
 )
 from tracker.history import HistoryStore, JobState, ObservedBy, record
+from tracker.import_queue_table import Claim, Entry, ImportQueueTable, Lock, Outcome, arrival_of
 from tracker.inputs import client_token_for
 from tracker.observability import logger
 from tracker.omics_jobs import JobReader
-from tracker.queue_table import Claim, Entry, Lock, Outcome, QueueTable, arrival_of
 from tracker.reference_imports import ImportNotStarted, ImportRefused, ReferenceImports
 from tracker.status import Snapshot
 from tracker.steps import Turn, TurnAction, TurnRequest
@@ -59,8 +59,8 @@ class QueueRules:
 
 
 @dataclass(frozen=True)
-class StoreQueue:
-    queue: QueueTable
+class ImportQueue:
+    queue: ImportQueueTable
     imports: ReferenceImports
     jobs: JobReader
     history: HistoryStore

@@ -1,6 +1,6 @@
-"""StoreQueue: reference imports one at a time per store, in arrival order, batched.
+"""ImportQueue: reference imports one at a time per store, in arrival order, batched.
 
-A real QueueTable and HistoryTable on a moto table; HealthOmics (starting and listing imports, reading
+A real ImportQueueTable and HistoryTable on a moto table; HealthOmics (starting and listing imports, reading
 a job), Step Functions' task tokens and the clock are fakes the tests script. Each test plays requests'
 turns (TakeTurn) as the state machine would: a first turn, then another one after each wait.
 """
@@ -22,12 +22,12 @@ from tracker import clock
 from tracker.contract import BudgetExhausted, JobRef, ObservedBy, Table, TrackerError
 from tracker.history import record
 from tracker.history_table import HistoryTable
+from tracker.import_queue import RETRY_CLAIM_AFTER, ImportQueue, QueueRules, batch_of, outcome_for
+from tracker.import_queue_table import Entry, ImportQueueTable, Lock, Outcome
 from tracker.inputs import client_token_for
-from tracker.queue_table import Entry, Lock, Outcome, QueueTable
 from tracker.reference_imports import ImportNotStarted, ImportRefused
 from tracker.status import Snapshot
 from tracker.steps import TurnRequest
-from tracker.store_queue import RETRY_CLAIM_AFTER, QueueRules, StoreQueue, batch_of, outcome_for
 
 REGION = "us-east-1"
 TABLE = "history"
@@ -118,7 +118,7 @@ class FakeWaker:
 class World:
     dynamodb: Any
     clock: FakeClock
-    table: QueueTable
+    table: ImportQueueTable
     history: HistoryTable
     imports: FakeImports = field(default_factory=FakeImports)
     jobs: FakeJobs = field(default_factory=FakeJobs)
@@ -126,7 +126,7 @@ class World:
 
     def turn(self, request: TurnRequest, rules: QueueRules = RULES) -> dict[str, Any]:
         """One TakeTurn, as the Lambda returns it to the state machine."""
-        queue = StoreQueue(self.table, self.imports, self.jobs, self.history, self.waker, rules)
+        queue = ImportQueue(self.table, self.imports, self.jobs, self.history, self.waker, rules)
         return queue.take_turn(request).to_json()
 
     def entry(self, name: str) -> Entry:
@@ -167,7 +167,7 @@ def world() -> Iterator[World]:
     with mock_aws(), mock.patch.object(clock, "utc_now", fake_clock.utc_now):
         dynamodb = boto3.client("dynamodb", region_name=REGION)
         create_history_table(dynamodb, TABLE)
-        yield World(dynamodb, fake_clock, QueueTable(dynamodb, TABLE), HistoryTable(dynamodb, TABLE))
+        yield World(dynamodb, fake_clock, ImportQueueTable(dynamodb, TABLE), HistoryTable(dynamodb, TABLE))
 
 
 # ---- Requests ---------------------------------------------------------------------------------
@@ -414,7 +414,7 @@ def test_a_file_already_in_the_batch_ends_the_batch_and_starts_the_next_one(worl
 
 
 def make_entry(name: str, files: list[str]) -> Entry:
-    """A queued entry as QueueTable.waiting returns it (batch_of reads its sources only)."""
+    """A queued entry as ImportQueueTable.waiting returns it (batch_of reads its sources only)."""
     return Entry(
         store_id=STORE,
         key=f"QUEUE#2025-01-01T00:00:00.000000Z#{token(name)}",

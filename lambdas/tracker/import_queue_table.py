@@ -111,7 +111,7 @@ class Lock:
     isolate: bool = False  # the last multi-request batch was refused: start the next request alone
 
 
-class QueueTable:
+class ImportQueueTable:
     def __init__(self, dynamodb: Any, table_name: str) -> None:
         self._dynamodb = dynamodb
         self._table = table_name
