@@ -257,9 +257,9 @@ class TrackerWorkflow(Construct):
             self.prepare_function,
             state_as="input",
         )
-        prepare.add_catch(
-            self._handler_error_end("InputRejected"), errors=[InvalidInput.__name__], result_path="$.error"
-        )
+        # The error replaces the state: an input that is not a JSON object ([1, 2], "text", null) has no field to
+        # put it in, and a ResultPath into it would end the execution in States.Runtime instead of InvalidInput.
+        prepare.add_catch(self._handler_error_end("InputRejected", error_at="$"), errors=[InvalidInput.__name__])
         return prepare
 
     def _take_turn(self) -> sfn.TaskStateBase:
@@ -511,14 +511,14 @@ class TrackerWorkflow(Construct):
             sfn.Fail(self, "UnknownTerminalStatus", error="Job.UNKNOWN_STATUS", cause_path=poll_field("status_message"))
         )
 
-    def _handler_error_end(self, name: str) -> sfn.IChainable:
+    def _handler_error_end(self, name: str, error_at: str = "$.error") -> sfn.IChainable:
         """Fail with the handler's error name and its plain message as cause (not Lambda's JSON envelope)."""
         describe = sfn.Pass(
             self,
             f"Describe{name}",
             parameters={
-                "Error": sfn.JsonPath.string_at("$.error.Error"),
-                "Cause": sfn.JsonPath.string_to_json(sfn.JsonPath.string_at("$.error.Cause")),
+                "Error": sfn.JsonPath.string_at(f"{error_at}.Error"),
+                "Cause": sfn.JsonPath.string_to_json(sfn.JsonPath.string_at(f"{error_at}.Cause")),
             },
             result_path="$.failure",
         )

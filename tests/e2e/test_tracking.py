@@ -415,12 +415,17 @@ BAD_INPUTS = [
         id="unknown-field",
     ),
     pytest.param({"jobType": "REFERENCE_IMPORT"}, "give exactly one of 'sources'", id="nothing-to-do"),
+    # Any JSON value is a valid execution input; what is not an object ends the same way (not in States.Runtime).
+    pytest.param([1, 2], "input: must be a JSON object, got array", id="an-array"),
+    pytest.param("text", "input: must be a JSON object, got string", id="a-string"),
+    pytest.param(42, "input: must be a JSON object, got number", id="a-number"),
+    pytest.param(None, "input: must be a JSON object, got null", id="null"),
 ]
 
 
 @pytest.mark.parametrize(("bad_input", "message"), BAD_INPUTS)
 def test_bad_input_fails_at_validation_naming_the_field_and_writes_nothing(
-    cloud: LocalCloud, bad_input: dict[str, Any], message: str
+    cloud: LocalCloud, bad_input: Any, message: str
 ) -> None:
     deployed = len(cloud.omics.calls)  # the deployment's own calls: finding the account's reference store
     described = cloud.wait(cloud.start_execution(bad_input))
