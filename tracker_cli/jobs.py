@@ -20,6 +20,7 @@ from tracker.contract import JOB_TYPES, TERMINAL_STATUSES, JobRef, Table
 from tracker.dynamodb_items import from_item, to_item
 from tracker.history_table import HistoryEntry, HistoryTable
 from tracker_cli.stack import Aws, CliError, Tracker
+from tracker_cli.starts import upload_problem
 from tracker_cli.times import parse_moment
 
 ALL_STATUSES = tuple(sorted(set().union(*(spec.statuses for spec in JOB_TYPES.values()))))
@@ -367,6 +368,9 @@ def find_by_source(aws: Aws, tracker: Tracker, uri: str, job_type: str | None = 
         return find_by_execution(aws, tracker, upload, job_type)
     if jobs:
         return jobs[0]
+    never = upload_problem(tracker, uri)
+    if never is not None and upload is None:
+        return NoJob(never)  # nothing will come: say so instead of waiting
     return NoJob(f"no job imports {uri} yet", pending=True)
 
 

@@ -57,6 +57,7 @@ class Tracker:
     table_name: str
     state_machine_arn: str
     upload_bucket: str = ""
+    upload_prefix: str = ""
     reference_store_id: str = ""
     queues: dict[str, str] = field(default_factory=dict)  # output name -> queue URL
 
@@ -71,6 +72,7 @@ class Tracker:
             table_name=outputs["HistoryTableName"],
             state_machine_arn=outputs["StateMachineArn"],
             upload_bucket=outputs.get("UploadBucketName", ""),
+            upload_prefix=outputs.get("UploadPrefix", ""),
             reference_store_id=outputs.get("ReferenceStoreId", ""),
             queues={name: url for name, url in sorted(outputs.items()) if name.endswith(QUEUE_OUTPUT_SUFFIX)},
         )

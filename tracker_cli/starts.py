@@ -30,6 +30,26 @@ def _source_problem(uri: str) -> str | None:
     return None
 
 
+def upload_problem(tracker: Tracker, uri: str) -> str | None:
+    """Why an upload to `uri` will never start an import (the upload rule's bucket and prefix, the trigger's
+    endings), or None if it will. A job of another bucket's file exists only if someone asked for it."""
+    match = _S3_URI.match(uri)
+    if not match:
+        return f"{uri!r} is not an S3 URI of a file like s3://bucket/references/genome.fa"
+    if not tracker.upload_bucket:
+        return None  # the stack does not say where uploads go: nothing to check against
+    bucket, key = match.groups()
+    uploads = f"s3://{tracker.upload_bucket}/{tracker.upload_prefix}"
+    if bucket != tracker.upload_bucket or not key.startswith(tracker.upload_prefix):
+        return f"no job imports {uri}, and the tracker imports only files uploaded under {uploads}"
+    if not key.lower().endswith(_ENDINGS):
+        return (
+            f"no job imports {uri}, and the tracker ignores its uploads: it does not end with a reference file "
+            f"ending ({', '.join(REFERENCE_ENDINGS)}, each also .gz)"
+        )
+    return None
+
+
 def _length_problem(option: str, value: str | None, limits: tuple[int, int]) -> str | None:
     if value is not None and not limits[0] <= len(value) <= limits[1]:
         return f"{option}: {limits[0]} to {limits[1]} characters, got {len(value)}"

@@ -339,14 +339,18 @@ def test_show_json_has_the_state_the_history_and_the_timeline(scenario: Scenario
         (MISSING_JOB, f"no job or execution named {MISSING_JOB} in OmicsJobTracker"),
         ("no-such-execution", "no job or execution named no-such-execution in OmicsJobTracker"),
         (arn("no-such-execution"), "no job or execution named no-such-execution"),
-        ("s3://elsewhere/references/x.fa", "no job imports s3://elsewhere/references/x.fa yet"),
+        (
+            "s3://elsewhere/references/x.fa",
+            "no job imports s3://elsewhere/references/x.fa, and the tracker imports only files uploaded under "
+            "s3://{bucket}/references/",
+        ),
     ],
 )
 def test_show_says_why_there_is_no_job(scenario: Scenario, job: str, message: str) -> None:
     result = run_cli("show", job)
 
     assert (result.code, result.stdout) == (2, "")
-    assert result.stderr == f"omics-tracker: {message}\n"
+    assert result.stderr == f"omics-tracker: {message.format(bucket=scenario.cloud.bucket)}\n"
 
 
 def test_show_refuses_an_unknown_type(scenario: Scenario) -> None:
@@ -537,11 +541,37 @@ def test_watch_exits_2_when_there_is_no_such_job(scenario: Scenario) -> None:
 
 
 def test_watch_waits_for_an_upload_and_times_out_with_2(scenario: Scenario) -> None:
-    result = run_cli("watch", "s3://my-genomes/references/never.fa", "--interval", "0.05", "--timeout", "0.3")
+    uri = f"s3://{scenario.cloud.bucket}/references/not-yet.fa"
+    result = run_cli("watch", uri, "--interval", "0.05", "--timeout", "0.3")
 
     assert result.code == 2
-    assert result.lines == ["Waiting: no job imports s3://my-genomes/references/never.fa yet"]
-    assert result.stderr == "omics-tracker: timed out: no job imports s3://my-genomes/references/never.fa yet\n"
+    assert result.lines == [f"Waiting: no job imports {uri} yet"]
+    assert result.stderr == f"omics-tracker: timed out: no job imports {uri} yet\n"
+
+
+@pytest.mark.parametrize(
+    ("uri", "why"),
+    [
+        ("s3://elsewhere/references/x.fa", "the tracker imports only files uploaded under s3://{bucket}/references/"),
+        ("s3://{bucket}/elsewhere/x.fa", "the tracker imports only files uploaded under s3://{bucket}/references/"),
+        ("s3://{bucket}/references/reads.bam", "the tracker ignores its uploads: it does not end with a reference"),
+        ("s3://{bucket}/", "is not an S3 URI of a file like s3://bucket/references/genome.fa"),
+    ],
+    ids=["another-bucket", "outside-the-prefix", "an-ending-it-ignores", "no-key"],
+)
+def test_watch_of_an_upload_the_tracker_will_never_import_says_why_at_once_and_exits_2(
+    scenario: Scenario, uri: str, why: str
+) -> None:
+    # Given a URI no upload rule or trigger would ever turn into an import, and no job of it
+    uri, why = uri.format(bucket=scenario.cloud.bucket), why.format(bucket=scenario.cloud.bucket)
+
+    # When watching it (the timeout only keeps a regression from hanging the suite)
+    result = run_cli("watch", uri, "--interval", "0.05", "--timeout", "5")
+
+    # Then it does not wait: it says why and exits 2
+    assert result.code == 2
+    assert result.lines == []
+    assert result.stderr.startswith("omics-tracker: ") and why in result.stderr
 
 
 def test_watch_follows_a_running_job_to_its_end(scenario: Scenario) -> None:
