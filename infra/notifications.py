@@ -72,12 +72,13 @@ class JobNotifications(Construct):
                 max_record_age=STREAM_MAX_RECORD_AGE,
                 report_batch_item_failures=True,
                 on_failure=StreamFailureQueue(self.failures),
+                # Lambda's docs say DynamoDB filters apply only to a record's `dynamodb` key (and elsewhere show
+                # `eventName`): filter on the new image's key alone; the function drops what is not an INSERT.
                 filters=[
                     lambda_.FilterCriteria.filter(
                         {
-                            "eventName": lambda_.FilterRule.is_equal("INSERT"),
                             "dynamodb": {
-                                "Keys": {Table.SK: {"S": lambda_.FilterRule.begins_with(Table.EVENT_SK_PREFIX)}}
+                                "NewImage": {Table.SK: {"S": lambda_.FilterRule.begins_with(Table.EVENT_SK_PREFIX)}}
                             },
                         }
                     )
@@ -99,9 +100,12 @@ class JobNotifications(Construct):
                 conditions={"StringEquals": {"kms:ViaService": f"dynamodb.{Aws.REGION}.{Aws.URL_SUFFIX}"}},
             )
         )
-        # The job's state, for the executions to link in the message.
+        # The job's state, for the executions to link in the message; the marks of what was published (UpdateItem:
+        # ADD to the job's PUBLISHED item), so a record Lambda sends again is not published again.
         function.add_to_role_policy(
-            iam.PolicyStatement(actions=["dynamodb:GetItem"], resources=[storage.history.table_arn])
+            iam.PolicyStatement(
+                actions=["dynamodb:GetItem", "dynamodb:UpdateItem"], resources=[storage.history.table_arn]
+            )
         )
         function.add_to_role_policy(
             iam.PolicyStatement(

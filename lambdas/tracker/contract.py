@@ -173,6 +173,10 @@ class Table:
     FIRST_OBSERVED_AT = "firstObservedAt"
     LAST_EVENT_AT = "lastEventAt"
     EXECUTION_ARNS = "executionArns"  # every execution that followed the job (a string set)
+    # What the Notify function has published of a job's changes ("event#3", "message#5"), so that a stream record
+    # Lambda sends again is not published again: one item per job, apart from STATE (no contention with its writes).
+    PUBLISHED_SK = "PUBLISHED"
+    PUBLISHED = "published"
     # Attributes the state machine reads or writes itself: the STATE item's (WaitForChangeOrTimeout) and a
     # queue entry's (WaitForTurn); both park the waiting execution's task token.
     VERSION = "version"

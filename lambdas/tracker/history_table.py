@@ -97,6 +97,26 @@ class HistoryTable:
         response = self._dynamodb.get_item(TableName=self._table, Key=self._state_key(job), ConsistentRead=True)
         return from_item(response["Item"]) if "Item" in response else None
 
+    def published(self, job: JobRef) -> frozenset[str]:
+        """The marks of what the Notify function has published of this job's changes."""
+        response = self._dynamodb.get_item(
+            TableName=self._table,
+            Key=to_item({Table.PK: job.pk, Table.SK: Table.PUBLISHED_SK}),
+            ConsistentRead=True,
+            ProjectionExpression="#published",
+            ExpressionAttributeNames={"#published": Table.PUBLISHED},
+        )
+        return frozenset(from_item(response.get("Item", {})).get(Table.PUBLISHED, ()))
+
+    def mark_published(self, job: JobRef, mark: str) -> None:
+        self._dynamodb.update_item(
+            TableName=self._table,
+            Key=to_item({Table.PK: job.pk, Table.SK: Table.PUBLISHED_SK}),
+            UpdateExpression="ADD #published :mark",
+            ExpressionAttributeNames={"#published": Table.PUBLISHED},
+            ExpressionAttributeValues=to_item({":mark": {mark}}),
+        )
+
     def read(self, job: JobRef) -> JobState | None:
         state = self.state_item(job)
         if state is None:

@@ -10,18 +10,19 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from tracker.contract import (
     STATUS_CHANGED_DETAIL_TYPE,
     STATUS_CHANGED_SOURCE,
+    JobRef,
     ServiceUnavailable,
     Table,
 )
 from tracker.dynamodb_items import from_item
-from tracker.history import HistoryStore
+from tracker.history import JobState
 from tracker.history_table import HistoryEntry
-from tracker.status import STATUS_CHANGE
+from tracker.status import STATUS_CHANGE, settled
 
 # Item statuses that mean this source or read set did not make it (SourceStatus / ReadSetExportJobItemStatus).
 FAILED_ITEM_STATUSES = frozenset({"FAILED", "CANCELLED"})
@@ -40,6 +41,26 @@ class StatusChange(HistoryEntry):
     @property
     def failed_items(self) -> dict[str, str]:
         return {key: status for key, status in sorted(self.items.items()) if status in FAILED_ITEM_STATUSES}
+
+    @property
+    def items_settled(self) -> bool:
+        """Every item's final status is known (an end recorded from an event whose read failed has none yet)."""
+        return bool(self.items) and all(settled(status) for status in self.items.values())
+
+    @property
+    def settles_items(self) -> bool:
+        """A later entry of an ended job that brought its items' final statuses (its end message lacked them)."""
+        return (
+            self.terminal
+            and not self.ended
+            and self.items_settled
+            and any(change.startswith("item ") for change in self.changes)
+        )
+
+    @property
+    def entry_id(self) -> str:
+        """The change's identity, the same however often it is published: a consumer can drop repeats by it."""
+        return f"{self.job.pk}#{self.sequence}"
 
 
 def change_from_stream(record: dict[str, Any]) -> StatusChange | None:
@@ -61,6 +82,7 @@ def event_detail(change: StatusChange) -> dict[str, Any]:
         "items": change.items,
         "itemMessages": change.item_messages,
         "entry": {
+            "id": change.entry_id,
             "sequence": change.sequence,
             "observedAt": change.observed_at,
             "observedBy": change.observed_by,
@@ -96,11 +118,17 @@ class Message:
 
 
 def job_ended_message(change: StatusChange, execution_arns: list[str]) -> Message:
-    """A message a person reads in their mailbox: which job, how it ended, how long, what failed, where to look."""
+    """A message a person reads in their mailbox: which job, how it ended, how long, what failed, where to look.
+
+    An end recorded before its items' final statuses were known says so; a second message follows with them."""
     job_id = change.job.ids.get("jobId", change.job.pk)
     subject = f"HealthOmics {change.job.job_type} {job_id}: {change.status}"
+    if change.settles_items:
+        subject += " (items)"
     lines = [
-        f"HealthOmics {change.job.job_type} job {job_id} ended {change.status}.",
+        f"HealthOmics {change.job.job_type} job {job_id} "
+        + ("ended" if change.ended else "ended earlier; its items' final statuses are now known")
+        + f" {change.status}.",
         "Job: " + ", ".join(f"{name} {value}" for name, value in change.job.ids.items()),
     ]
     if change.status_message:
@@ -114,8 +142,11 @@ def job_ended_message(change: StatusChange, execution_arns: list[str]) -> Messag
 
 
 def _item_lines(change: StatusChange) -> list[str]:
-    if not change.items:
-        return []
+    if not change.items_settled:
+        return [
+            "Items: their final statuses are not known yet (HealthOmics could not be read when the end was "
+            "recorded); a second message will list them."
+        ]
     failed = change.failed_items
     lines = [f"Items: {len(change.items) - len(failed)} of {len(change.items)} succeeded, {len(failed)} failed."]
     for key, status in list(failed.items())[:_FAILED_ITEMS_SHOWN]:
@@ -169,19 +200,43 @@ def publish_job_ended(sns: Any, topic_arn: str, change: StatusChange, execution_
         MessageAttributes={
             "jobType": {"DataType": "String", "StringValue": change.job.job_type},
             "status": {"DataType": "String", "StringValue": change.status},
+            "historyEntry": {"DataType": "String", "StringValue": change.entry_id},
         },
     )
 
 
-def notify(change: StatusChange, events: Any, sns: Any, topic_arn: str, history: HistoryStore) -> None:
-    """The event for every change; for the change to a terminal status, also the message to the topic."""
-    put_status_event(events, change)
-    if change.ended:
+class Publications(Protocol):
+    """The history table as the notifier uses it: a job's state, and marks of what was published."""
+
+    def read(self, job: JobRef) -> JobState | None: ...
+
+    def published(self, job: JobRef) -> frozenset[str]: ...
+
+    def mark_published(self, job: JobRef, mark: str) -> None: ...
+
+
+def notify(change: StatusChange, events: Any, sns: Any, topic_arn: str, history: Publications) -> list[str]:
+    """The event for every change; for a job's end (and for the entry that settles its items), also a message.
+
+    Each is marked once published, and skipped when marked: Lambda sends a stream record again after a partial
+    batch failure, even one that succeeded. A publish whose mark then fails to write is published again (at
+    least once); the event's ``entry.id`` and the message's ``historyEntry`` attribute name the change.
+    Returns what this call published."""
+    done = history.published(change.job)
+    published = []
+    if (mark := f"event#{change.sequence}") not in done:
+        put_status_event(events, change)
+        history.mark_published(change.job, mark)
+        published.append(mark)
+    if (change.ended or change.settles_items) and (mark := f"message#{change.sequence}") not in done:
         state = history.read(change.job)
         linked = set(state.execution_arns) if state else set()
         if change.execution_arn:
             linked.add(change.execution_arn)
         publish_job_ended(sns, topic_arn, change, sorted(linked))
+        history.mark_published(change.job, mark)
+        published.append(mark)
+    return published
 
 
 def detection_delay_seconds(change: StatusChange) -> float | None:

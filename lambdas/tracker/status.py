@@ -28,6 +28,14 @@ def rank(status: str) -> int:
     return _RANK.get(status, 0)
 
 
+def settled(status: str) -> bool:
+    """A job's or an item's status that no longer moves (an item's FINISHED or FAILED, a job's terminal ones)."""
+    return rank(status) == _FINAL_RANK
+
+
+_FINAL_RANK = 3
+
+
 @dataclass(frozen=True)
 class Snapshot:
     """What one observation of a job says: its status and each item's status.

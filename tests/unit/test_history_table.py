@@ -82,3 +82,18 @@ def test_a_write_decided_on_a_stale_state_or_before_a_token_was_parked_writes_no
     assert not table.write(JOB, change, read)
     assert table.write(JOB, change, table.read(JOB))
     assert [entry[Table.SEQUENCE] for entry in table.entries(JOB)] == [1, 2]
+
+
+def test_publication_marks_are_kept_per_job_apart_from_its_state_and_entries(dynamodb: Any) -> None:
+    table = HistoryTable(dynamodb, TABLE)
+    assert table.write(JOB, Change(None, SUBMITTED, 1, ObservedBy.POLL, "t1", "arn:e1"), None)
+    assert table.published(JOB) == frozenset()
+
+    table.mark_published(JOB, "event#1")
+    table.mark_published(JOB, "event#1")  # a repeat adds nothing
+    table.mark_published(JOB, "message#1")
+
+    assert table.published(JOB) == {"event#1", "message#1"}
+    assert [entry[Table.SEQUENCE] for entry in table.entries(JOB)] == [1]  # still one entry
+    state = table.read(JOB)
+    assert state is not None and state.version == 1

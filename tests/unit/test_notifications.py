@@ -87,6 +87,7 @@ def test_the_event_detail_carries_the_job_its_status_items_and_the_entry() -> No
         "items": {"s3://b/a.fa": "FINISHED", "s3://b/b.fa": "FAILED"},
         "itemMessages": {"s3://b/b.fa": "Source file not found"},
         "entry": {
+            "id": "JOB#REFERENCE_IMPORT#1234567890#9876543210#3",
             "sequence": 3,
             "observedAt": "2026-01-05T10:03:00+00:00",
             "observedBy": "poll",
@@ -164,9 +165,16 @@ class FakeClients:
 class FakeHistory:
     def __init__(self, execution_arns: frozenset[str]) -> None:
         self._state = JobState(Snapshot("COMPLETED"), 3, False, execution_arns)
+        self.marks: set[str] = set()
 
     def read(self, job: JobRef) -> JobState:
         return self._state
+
+    def published(self, job: JobRef) -> frozenset[str]:
+        return frozenset(self.marks)
+
+    def mark_published(self, job: JobRef, mark: str) -> None:
+        self.marks.add(mark)
 
 
 def test_a_change_that_is_not_an_end_is_an_event_and_no_message() -> None:
@@ -208,18 +216,78 @@ def test_a_refused_event_fails_the_record_so_the_stream_retries_it() -> None:
     assert clients.published == []
 
 
-def test_an_entry_that_only_fills_in_item_statuses_of_an_ended_job_is_an_event_but_no_second_message() -> None:
-    # Given the end recorded from HealthOmics' event (no item statuses), then a poll filling them in
+def test_an_end_recorded_before_its_items_were_read_says_so_and_a_second_message_lists_them() -> None:
+    # Given the end recorded from HealthOmics' event while the read of its items failed (items as last polled),
+    # then a poll that fills in the items' final statuses
     clients = FakeClients()
-    ended = _change(sequence=3, changes=["status IN_PROGRESS -> COMPLETED"], items={"s3://b/a.fa": "IN_PROGRESS"})
+    history = FakeHistory(frozenset({EXECUTION}))
+    ended = _change(
+        sequence=3,
+        status="COMPLETED_WITH_FAILURES",
+        changes=["status IN_PROGRESS -> COMPLETED_WITH_FAILURES"],
+        items={"s3://b/a.fa": "IN_PROGRESS", "s3://b/b.fa": "IN_PROGRESS"},
+        itemMessages={},
+    )
     items_caught_up = _change(
-        sk="EVENT#000004", sequence=4, status="COMPLETED", changes=["item s3://b/a.fa IN_PROGRESS -> FINISHED"]
+        sk="EVENT#000004",
+        sequence=4,
+        status="COMPLETED_WITH_FAILURES",
+        changes=["item s3://b/a.fa IN_PROGRESS -> FINISHED", "item s3://b/b.fa IN_PROGRESS -> FAILED"],
     )
 
     for change in (ended, items_caught_up):
-        notify(change, clients, clients, "arn:topic", FakeHistory(frozenset({EXECUTION})))
+        notify(change, clients, clients, "arn:topic", history)
 
-    # Then both changes are events, and the job's end is one message
+    # Then both changes are events, and two messages: the end, saying the items are not known yet, then the items
     assert [json.loads(e["Detail"])["entry"]["sequence"] for e in clients.events] == [3, 4]
-    assert (ended.ended, items_caught_up.ended, items_caught_up.terminal) == (True, False, True)
+    first, second = clients.published
+    assert "succeeded" not in first["Message"]
+    assert "Items: their final statuses are not known yet" in first["Message"]
+    assert first["Subject"] == "HealthOmics REFERENCE_IMPORT 9876543210: COMPLETED_WITH_FAILURES"
+    assert second["Subject"] == "HealthOmics REFERENCE_IMPORT 9876543210: COMPLETED_WITH_FAILURES (items)"
+    assert "Items: 1 of 2 succeeded, 1 failed." in second["Message"]
+    assert "  - s3://b/b.fa: FAILED: Source file not found" in second["Message"]
+    assert second["MessageAttributes"]["historyEntry"]["StringValue"] == f"{JOB.pk}#4"
+
+
+def test_an_entry_that_changes_an_ended_jobs_items_again_is_an_event_and_no_message_while_items_are_unsettled() -> None:
+    clients = FakeClients()
+    still_running = _change(
+        sk="EVENT#000004",
+        sequence=4,
+        changes=["item s3://b/a.fa NOT_STARTED -> IN_PROGRESS"],
+        items={"s3://b/a.fa": "IN_PROGRESS"},
+    )
+
+    notify(still_running, clients, clients, "arn:topic", FakeHistory(frozenset()))
+
+    assert len(clients.events) == 1
+    assert clients.published == []
+
+
+def test_records_sent_again_after_a_partial_batch_failure_are_published_once() -> None:
+    # Given a batch of three changes whose second one's event is refused once (PutEvents throttled)
+    history = FakeHistory(frozenset({EXECUTION}))
+    changes = [
+        _change(sk="EVENT#000001", sequence=1, status="SUBMITTED", changes=["status - -> SUBMITTED"]),
+        _change(sk="EVENT#000002", sequence=2, status="IN_PROGRESS", changes=["status SUBMITTED -> IN_PROGRESS"]),
+        _change(sequence=3),  # the end
+    ]
+    refused_once = FakeClients(failed_entries=1)
+    clients = FakeClients()
+
+    # When Lambda processes the batch, then sends it again from the first failed record (each record processed,
+    # the failed one reported), as it does for ReportBatchItemFailures
+    failed = []
+    for change in changes:
+        try:
+            notify(change, refused_once if change.sequence == 2 else clients, clients, "arn:topic", history)
+        except ServiceUnavailable:
+            failed.append(change.sequence)
+    for change in changes[failed[0] - 1 :]:
+        notify(change, clients, clients, "arn:topic", history)
+
+    # Then each change is one event and the end one message, though records 2 and 3 were processed twice
+    assert [json.loads(e["Detail"])["entry"]["sequence"] for e in clients.events] == [1, 3, 2]
     assert len(clients.published) == 1
+    assert history.marks == {"event#1", "event#2", "event#3", "message#3"}

@@ -37,9 +37,13 @@ def record_handler(record: DynamoDBRecord) -> None:
     if change is None:  # the mapping's filter lets only new history entries through; anything else is not news
         return
     history = HistoryTable(client("dynamodb"), SETTINGS.table_name)
-    notify(change, client("events"), client("sns"), SETTINGS.topic_arn, history)
-    logger.info("Status change published", extra={"jobKey": change.job.pk, "status": change.status})
-    _emit_metrics(change)
+    published = notify(change, client("events"), client("sns"), SETTINGS.topic_arn, history)
+    logger.info(
+        "Status change published" if published else "Status change already published (a record sent again)",
+        extra={"jobKey": change.job.pk, "status": change.status, "published": published},
+    )
+    if f"event#{change.sequence}" in published:  # counted once, however often Lambda sends the record
+        _emit_metrics(change)
 
 
 def _emit_metrics(change: StatusChange) -> None:
