@@ -11,7 +11,7 @@ import boto3
 
 from localcloud.cloud import REGION, LocalCloud
 from localcloud.omics import Timeline
-from localcloud.patches import HISTORY_EVENT_LIMIT, DynamoDbFault
+from localcloud.fixes import HISTORY_EVENT_LIMIT, DynamoDbFault
 from tracker.call_budget import BudgetRate
 from tracker.contract import DEFAULTS, OMICS_RATE_LIMITS
 

@@ -10,7 +10,7 @@ import pytest
 
 from localcloud.cloud import LocalCloud
 from localcloud.omics import Job, Timeline
-from localcloud.patches import deliver_event
+from localcloud.fixes import deliver_event
 
 pytestmark = pytest.mark.e2e
 

@@ -1,0 +1,232 @@
+"""The replacements that make moto 5.2.5 answer the same, faster, for a thousand executions at once.
+
+Each is listed in localcloud/debts.py (SPEED_UPS), with what it saves, and applied through it while a LocalCloud
+runs; tests/localcloud/test_speedups.py compares each one's answers with moto's own. A factory here takes the
+running cloud and the attribute it replaces and returns the replacement.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+import pickle
+import threading
+from collections import deque
+from typing import TYPE_CHECKING, Any
+
+from moto.dynamodb.comparisons import ConditionExpressionParser
+from moto.dynamodb.parsing.ast_nodes import DepthFirstTraverser, Node  # type: ignore[attr-defined]
+from moto.dynamodb.parsing.validators import (
+    ActionCountValidator,
+    OverlappingPathsValidator,
+    UpdateExpressionValidator,
+    UpdateHashRangeKeyValidator,
+)
+from moto.stepfunctions.parser.asl.component.eval_component import EvalComponent
+from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
+from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
+from moto.stepfunctions.parser.utils import long_uid
+
+from localcloud.fixes import CLIENT_CREATION
+
+if TYPE_CHECKING:
+    from localcloud.cloud import LocalCloud
+
+
+def cached(cloud: LocalCloud, original: Any) -> Any:
+    """A parse whose result is only read, made once per text (JSONPaths, update expressions)."""
+    return functools.lru_cache(maxsize=4096)(original)
+
+
+def cached_static(cloud: LocalCloud, original: Any) -> Any:
+    return staticmethod(cached(cloud, original))
+
+
+# ---- DynamoDB update and condition expressions --------------------------------------------------------------
+# The expressions whose clause counts, paths and keys were checked. moto's ActionCountValidator walks the whole tree
+# once per kind of clause, its OverlappingPathsValidator compares every path with every other and its
+# UpdateHashRangeKeyValidator walks the tree again, on every UpdateItem. They read only the expression, its
+# attribute names and the table's key names, and a parsed expression is cached: one check per expression, names and
+# keys. A check that fails raises, so is never remembered. Held by id, with the expression, so no id is reused.
+_checked: dict[tuple[Any, ...], Any] = {}
+_EXPRESSION_ONLY = (ActionCountValidator, OverlappingPathsValidator, UpdateHashRangeKeyValidator)
+
+
+def _validate_checking_once(self: UpdateExpressionValidator) -> Any:
+    node, expression = self.node_to_validate, vars(self)["_expression"]
+    facts = (
+        id(expression),
+        tuple(sorted((self.expression_attribute_names or {}).items())),
+        tuple(self.table.table_key_attrs),
+    )
+    for processor in self.processors:
+        if isinstance(processor, _EXPRESSION_ONLY):
+            key = (type(processor), *facts)
+            if key not in _checked:
+                node = processor.traverse(node)
+                _checked[key] = expression
+            continue
+        node = processor.traverse(node)
+    return node
+
+
+def validate_once(cloud: LocalCloud, original: Any) -> Any:
+    return _validate_checking_once
+
+
+def remember_expression(cloud: LocalCloud, original: Any) -> Any:
+    def init(self: UpdateExpressionValidator, expression: Any, *args: Any, **kwargs: Any) -> None:
+        original(self, expression, *args, **kwargs)
+        vars(self)["_expression"] = expression
+
+    return init
+
+
+def _copied_tree(value: Any, memo: Any = None) -> Any:
+    """moto's update-expression validator deep-copies the parsed expression on every UpdateItem (it then replaces
+    names and values in its copy); a pickle round trip copies the same tree about three times faster."""
+    try:
+        return pickle.loads(pickle.dumps(value, pickle.HIGHEST_PROTOCOL))
+    except (pickle.PicklingError, TypeError, AttributeError):
+        return copy.deepcopy(value, memo)
+
+
+def pickled_copies(cloud: LocalCloud, original: Any) -> Any:
+    return _copied_tree
+
+
+def _traverse(self: DepthFirstTraverser, node: Any) -> Any:
+    """moto's update-expression processors walk the parsed expression once each (seven per UpdateItem), and at every
+    node rebuild the processor's table of node types and ask ABC isinstance questions. This walk visits the same
+    nodes in the same order and calls the same hooks; the types are read once per walk, each class's answer kept."""
+    wanted = self.nodes_to_be_processed()
+    pre_processing, process = self.pre_processing_of_child, self.process
+    is_node: dict[type, bool] = {}
+    is_wanted: dict[type, bool] = {}
+
+    def visit(node: Any, child_id: int) -> Any:
+        kind = type(node)
+        if kind not in is_node:
+            is_node[kind], is_wanted[kind] = issubclass(kind, Node), issubclass(kind, wanted)
+        if is_node[kind]:
+            parent = node.parent
+            if node.children is not None:
+                for index, child in enumerate(node.children):
+                    pre_processing(node, index)
+                    visit(child, index)
+            if is_wanted[kind]:
+                node = process(node)
+                node.parent = parent
+                if parent:
+                    parent.children[child_id] = node
+        return node
+
+    return visit(node, -1)
+
+
+def quicker_walk(cloud: LocalCloud, original: Any) -> Any:
+    return _traverse
+
+
+def lexed_once(cloud: LocalCloud, original: Any) -> Any:
+    """moto lexes a ConditionExpression afresh on every conditional request. The tokens depend on the text alone
+    (names and values are put in after), so each text is lexed once."""
+    lexed: dict[str, tuple[Any, ...]] = {}
+
+    def lex(self: ConditionExpressionParser) -> Any:
+        expression = self.condition_expression or ""
+        if expression not in lexed:
+            lexed[expression] = tuple(original(self))
+        return deque(lexed[expression])  # the later steps consume it
+
+    return lex
+
+
+# ---- Step Functions --------------------------------------------------------------------------------------------
+_JSON_ATOMS = frozenset({str, int, float, bool, type(None)})
+
+
+def _json_copy(value: Any, memo: Any = None) -> Any:
+    """A deep copy of JSON data by a direct walk: several times faster than copy.deepcopy, whose memo and dispatch
+    per object cost more than the copying. Anything else is deep-copied."""
+    kind = type(value)
+    if kind is dict:
+        return {key: _json_copy(item) for key, item in value.items()}
+    if kind is list:
+        return [_json_copy(item) for item in value]
+    if kind in _JSON_ATOMS:
+        return value
+    return copy.deepcopy(value, memo)
+
+
+class _JsonCopies:
+    """Stands in for the `copy` module inside moto's Step Functions interpreter, which deep-copies a state's data
+    for every path it reads and every result it keeps: the data is JSON, so _json_copy copies it."""
+
+    deepcopy = staticmethod(_json_copy)
+    copy = staticmethod(copy.copy)
+
+
+def json_copies(cloud: LocalCloud, original: Any) -> Any:
+    return _JsonCopies
+
+
+_UNSHARED_STATE_TYPES = frozenset({"Parallel", "Map"})
+
+
+def shared_programs(cloud: LocalCloud, original: Any) -> Any:
+    """moto parses the state machine's definition (ANTLR, in Python) for every execution it starts: over 0.1 s of CPU
+    for the tracker's. The parsed program is only read while executions run (their state lives in each execution's
+    Environment), so executions of one definition share one parse; not with Parallel or Map states, whose
+    components keep per-run state."""
+    programs: dict[str, Any] = {}
+    lock = threading.Lock()
+
+    def _get_evaluation_entrypoint(self: ExecutionWorker) -> Any:
+        definition = self._evaluation_details.state_machine_details.definition
+        if any(f'"Type":"{kind}"' in definition.replace(" ", "") for kind in _UNSHARED_STATE_TYPES):
+            return AmazonStateLanguageParser.parse(definition)[0]
+        with lock:
+            if definition not in programs:
+                programs[definition] = AmazonStateLanguageParser.parse(definition)[0]
+            return programs[definition]
+
+    return _get_evaluation_entrypoint
+
+
+_HEAP_KEYS = threading.Lock()
+
+
+def _heap_key(self: EvalComponent) -> str:
+    # moto draws a component's key in the execution's heap (a Retry's attempt count...) on first use. With a
+    # program shared by executions, two threads could draw two keys for one component, so the draw happens once.
+    key = getattr(self, "_EvalComponent__heap_key", None)
+    if key is None:
+        with _HEAP_KEYS:
+            key = getattr(self, "_EvalComponent__heap_key", None)
+            if key is None:
+                key = long_uid()
+                self._EvalComponent__heap_key = key  # type: ignore[attr-defined]
+    return str(key)
+
+
+def one_heap_key(cloud: LocalCloud, original: Any) -> Any:
+    return property(_heap_key)
+
+
+@functools.lru_cache(maxsize=1)  # the three modules' replacements, one cache
+def reused_task_clients(cloud: LocalCloud, original: Any) -> Any:
+    """moto's Step Functions creates a new boto3 client for every task it runs, which costs more CPU than the call;
+    its arguments are the same every time, so one client per service and Region serves every task (the credentials
+    argument is unused by moto: the local cloud checks IAM per thread)."""
+    made: dict[tuple[str, str], Any] = {}
+
+    def boto_client_for(region: str, service: str, state_credentials: Any = None) -> Any:
+        key = (region, service)
+        if key not in made:
+            with CLIENT_CREATION:
+                if key not in made:
+                    made[key] = original(region=region, service=service, state_credentials=state_credentials)
+        return made[key]
+
+    return boto_client_for
