@@ -7,6 +7,7 @@ running cloud and the attribute it replaces and returns the replacement.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import functools
 import pickle
@@ -15,6 +16,9 @@ from collections import deque
 from typing import TYPE_CHECKING, Any
 
 from moto.dynamodb.comparisons import ConditionExpressionParser
+from moto.dynamodb.models import DynamoDBBackend
+from moto.dynamodb.models.dynamo_type import DynamoType
+from moto.dynamodb.models.table import Table
 from moto.dynamodb.parsing.ast_nodes import DepthFirstTraverser, Node  # type: ignore[attr-defined]
 from moto.dynamodb.parsing.validators import (
     ActionCountValidator,
@@ -142,35 +146,7 @@ def lexed_once(cloud: LocalCloud, original: Any) -> Any:
     return lex
 
 
-# ---- Step Functions --------------------------------------------------------------------------------------------
-_JSON_ATOMS = frozenset({str, int, float, bool, type(None)})
-
-
-def _json_copy(value: Any, memo: Any = None) -> Any:
-    """A deep copy of JSON data by a direct walk: several times faster than copy.deepcopy, whose memo and dispatch
-    per object cost more than the copying. Anything else is deep-copied."""
-    kind = type(value)
-    if kind is dict:
-        return {key: _json_copy(item) for key, item in value.items()}
-    if kind is list:
-        return [_json_copy(item) for item in value]
-    if kind in _JSON_ATOMS:
-        return value
-    return copy.deepcopy(value, memo)
-
-
-class _JsonCopies:
-    """Stands in for the `copy` module inside moto's Step Functions interpreter, which deep-copies a state's data
-    for every path it reads and every result it keeps: the data is JSON, so _json_copy copies it."""
-
-    deepcopy = staticmethod(_json_copy)
-    copy = staticmethod(copy.copy)
-
-
-def json_copies(cloud: LocalCloud, original: Any) -> Any:
-    return _JsonCopies
-
-
+# ---- Step Functions ----------------------------------------------------------------------------------------------
 _UNSHARED_STATE_TYPES = frozenset({"Parallel", "Map"})
 
 
@@ -230,3 +206,70 @@ def reused_task_clients(cloud: LocalCloud, original: Any) -> Any:
         return made[key]
 
     return boto_client_for
+
+
+# ---- DynamoDB transactions ----------------------------------------------------------------------------------
+class _TablesNotCopied:
+    """Stands in for the `copy` module inside moto's DynamoDB backend, whose transact_write_items deep-copies every
+    table a transaction names before it starts (to put the copy back if it fails): the whole table, on every
+    transaction, so each costs more as the table grows. A Table comes back as is here; transaction_undo keeps and
+    restores the items the transaction touches instead."""
+
+    @staticmethod
+    def deepcopy(value: Any, memo: Any = None) -> Any:
+        return value if isinstance(value, Table) else copy.deepcopy(value, memo)
+
+    copy = staticmethod(copy.copy)
+
+
+def tables_not_copied(cloud: LocalCloud, original: Any) -> Any:
+    return _TablesNotCopied
+
+
+def _transaction_keys(backend: DynamoDBBackend, transact_items: list[dict[str, Any]]) -> list[tuple[Table, Any, Any]]:
+    """(table, hash key, range key) of each item a transaction writes or checks, in known tables."""
+    keys = []
+    for entry in transact_items:
+        for op_type, op in entry.items():
+            table = backend.tables.get(op.get("TableName", ""))
+            if table is None:
+                continue
+            source = op.get("Item", {}) if op_type == "Put" else op.get("Key", {})
+            if table.hash_key_attr not in source:
+                continue
+            hash_value = DynamoType(source[table.hash_key_attr])
+            range_source = source.get(table.range_key_attr) if table.range_key_attr else None
+            keys.append((table, hash_value, DynamoType(range_source) if range_source is not None else None))
+    return keys
+
+
+def transaction_undo(cloud: LocalCloud, original: Any) -> Any:
+    def transact_write_items(self: DynamoDBBackend, transact_items: list[dict[str, Any]]) -> None:
+        # A transaction is all or nothing: if it fails, each touched item's copy is put back, and so is the stream.
+        saved = []
+        for table, hash_value, range_value in _transaction_keys(self, transact_items):
+            with contextlib.suppress(Exception):  # a key moto will refuse: the transaction fails on it anyway
+                saved.append((table, hash_value, range_value, copy.deepcopy(table.get_item(hash_value, range_value))))
+        streams = {id(t): (t, len(t.stream_shard.items)) for t, *_ in saved if t.stream_shard is not None}
+        try:
+            original(self, transact_items)
+        except Exception:
+            for table, hash_value, range_value, item in reversed(saved):
+                _restore(table, hash_value, range_value, item)
+            for table, length in streams.values():
+                del table.stream_shard.items[length:]  # type: ignore[union-attr]
+            raise
+
+    return transact_write_items
+
+
+def _restore(table: Table, hash_value: Any, range_value: Any, item: Any) -> None:
+    if range_value is not None:
+        if item is None:
+            table.items.get(hash_value, {}).pop(range_value, None)
+        else:
+            table.items[hash_value][range_value] = item
+    elif item is None:
+        table.items.pop(hash_value, None)
+    else:
+        table.items[hash_value] = item

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from typing import Any, cast
 
 import pytest
 from botocore.exceptions import ClientError
 
-from localcloud import debts, speedups
+from localcloud import debts
 from tests.localcloud.conftest import TABLE
 
 NO_CLOUD = cast(Any, None)  # these replacements use nothing of a running cloud
@@ -123,16 +121,3 @@ def test_the_faster_walk_of_update_expressions_updates_and_refuses_as_moto_does(
     assert walked == as_moto_does
     assert ["Code" in result for result in walked] == [False] * 4 + [True] * 3
     assert walked[3]["tags"] == {"SS": ["b", "c"]} and walked[1]["items"]["M"]["b"] == {"S": "COMPLETED"}
-
-
-def test_the_json_copy_copies_as_deepcopy_does() -> None:
-    data: dict[str, Any] = {
-        "a": [1, 2.5, {"b": None, "c": True}],
-        "d": "text",
-        "when": datetime(2026, 1, 1, tzinfo=UTC),
-    }
-    copied = speedups._json_copy(data)
-    assert copied == copy.deepcopy(data)
-    assert copied["a"] is not data["a"] and copied["a"][2] is not data["a"][2]
-    copied["a"][2]["b"] = "changed"
-    assert data["a"][2]["b"] is None
