@@ -1,5 +1,6 @@
 """Answer the local cloud's most frequent AWS calls in process: JSON-protocol calls (DynamoDB, Step Functions,
-EventBridge) and Lambda's synchronous Invoke (every Lambda task of an execution).
+EventBridge) and Lambda's synchronous Invoke (every Lambda task of an execution). A speed-up: the moto internals it
+relies on are listed in localcloud/debts.py.
 
 moto answers a boto3 call at botocore's ``before-send``: botocore has built an HTTP request (headers, user agent,
 prepared URL), moto turns it into a werkzeug request (a WSGI environ), finds the service by matching the URL

@@ -2,7 +2,8 @@
 
 Each is listed in localcloud/debts.py (SPEED_UPS), with what it saves, and applied through it while a LocalCloud
 runs; tests/localcloud/test_speedups.py compares each one's answers with moto's own. A factory here takes the
-running cloud and the attribute it replaces and returns the replacement.
+running cloud and the attribute it replaces and returns the replacement; debts.py
+uses the others as they are.
 """
 
 from __future__ import annotations
@@ -56,7 +57,7 @@ _checked: dict[tuple[Any, ...], Any] = {}
 _EXPRESSION_ONLY = (ActionCountValidator, OverlappingPathsValidator, UpdateHashRangeKeyValidator)
 
 
-def _validate_checking_once(self: UpdateExpressionValidator) -> Any:
+def validate_once(self: UpdateExpressionValidator) -> Any:
     node, expression = self.node_to_validate, vars(self)["_expression"]
     facts = (
         id(expression),
@@ -74,10 +75,6 @@ def _validate_checking_once(self: UpdateExpressionValidator) -> Any:
     return node
 
 
-def validate_once(cloud: LocalCloud, original: Any) -> Any:
-    return _validate_checking_once
-
-
 def remember_expression(cloud: LocalCloud, original: Any) -> Any:
     def init(self: UpdateExpressionValidator, expression: Any, *args: Any, **kwargs: Any) -> None:
         original(self, expression, *args, **kwargs)
@@ -86,7 +83,7 @@ def remember_expression(cloud: LocalCloud, original: Any) -> Any:
     return init
 
 
-def _copied_tree(value: Any, memo: Any = None) -> Any:
+def copied_tree(value: Any, memo: Any = None) -> Any:
     """moto's update-expression validator deep-copies the parsed expression on every UpdateItem (it then replaces
     names and values in its copy); a pickle round trip copies the same tree about three times faster."""
     try:
@@ -95,11 +92,7 @@ def _copied_tree(value: Any, memo: Any = None) -> Any:
         return copy.deepcopy(value, memo)
 
 
-def pickled_copies(cloud: LocalCloud, original: Any) -> Any:
-    return _copied_tree
-
-
-def _traverse(self: DepthFirstTraverser, node: Any) -> Any:
+def traverse(self: DepthFirstTraverser, node: Any) -> Any:
     """moto's update-expression processors walk the parsed expression once each (seven per UpdateItem), and at every
     node rebuild the processor's table of node types and ask ABC isinstance questions. This walk visits the same
     nodes in the same order and calls the same hooks; the types are read once per walk, each class's answer kept."""
@@ -126,10 +119,6 @@ def _traverse(self: DepthFirstTraverser, node: Any) -> Any:
         return node
 
     return visit(node, -1)
-
-
-def quicker_walk(cloud: LocalCloud, original: Any) -> Any:
-    return _traverse
 
 
 def lexed_once(cloud: LocalCloud, original: Any) -> Any:
@@ -173,7 +162,7 @@ def shared_programs(cloud: LocalCloud, original: Any) -> Any:
 _HEAP_KEYS = threading.Lock()
 
 
-def _heap_key(self: EvalComponent) -> str:
+def heap_key(self: EvalComponent) -> str:
     # moto draws a component's key in the execution's heap (a Retry's attempt count...) on first use. With a
     # program shared by executions, two threads could draw two keys for one component, so the draw happens once.
     key = getattr(self, "_EvalComponent__heap_key", None)
@@ -184,10 +173,6 @@ def _heap_key(self: EvalComponent) -> str:
                 key = long_uid()
                 self._EvalComponent__heap_key = key  # type: ignore[attr-defined]
     return str(key)
-
-
-def one_heap_key(cloud: LocalCloud, original: Any) -> Any:
-    return property(_heap_key)
 
 
 @functools.lru_cache(maxsize=1)  # the three modules' replacements, one cache
@@ -209,7 +194,7 @@ def reused_task_clients(cloud: LocalCloud, original: Any) -> Any:
 
 
 # ---- DynamoDB transactions ----------------------------------------------------------------------------------
-class _TablesNotCopied:
+class TablesNotCopied:
     """Stands in for the `copy` module inside moto's DynamoDB backend, whose transact_write_items deep-copies every
     table a transaction names before it starts (to put the copy back if it fails): the whole table, on every
     transaction, so each costs more as the table grows. A Table comes back as is here; transaction_undo keeps and
@@ -220,10 +205,6 @@ class _TablesNotCopied:
         return value if isinstance(value, Table) else copy.deepcopy(value, memo)
 
     copy = staticmethod(copy.copy)
-
-
-def tables_not_copied(cloud: LocalCloud, original: Any) -> Any:
-    return _TablesNotCopied
 
 
 def _transaction_keys(backend: DynamoDBBackend, transact_items: list[dict[str, Any]]) -> list[tuple[Table, Any, Any]]:

@@ -19,8 +19,10 @@ LEXED_ONCE = "moto.dynamodb.comparisons:ConditionExpressionParser._lex_condition
 
 @pytest.fixture
 def checked_once() -> Iterator[None]:
-    """The update-expression checks made once per expression, names and keys; conditions lexed once per text."""
-    with debts.applied(NO_CLOUD, [f"{PARSING}.expressions:UpdateExpressionParser.make", *CHECKED_ONCE, LEXED_ONCE]):
+    """Update expressions parsed once and copied by pickle, their checks made once per expression, names and keys;
+    conditions lexed once per text."""
+    parsed_once = [f"{PARSING}.expressions:UpdateExpressionParser.make", f"{PARSING}.validators:deepcopy"]
+    with debts.applied(NO_CLOUD, [*parsed_once, *CHECKED_ONCE, LEXED_ONCE]):
         yield
 
 
