@@ -16,6 +16,7 @@ import threading
 from collections import deque
 from typing import TYPE_CHECKING, Any
 
+from botocore import xform_name
 from moto.dynamodb.comparisons import ConditionExpressionParser
 from moto.dynamodb.models import DynamoDBBackend
 from moto.dynamodb.models.dynamo_type import DynamoType
@@ -191,6 +192,57 @@ def reused_task_clients(cloud: LocalCloud, original: Any) -> Any:
         return made[key]
 
     return boto_client_for
+
+
+# ---- moto's response serializer -----------------------------------------------------------------------------
+_candidates: dict[tuple[Any, ...], tuple[frozenset[str], frozenset[str]]] = {}
+
+
+def _alias_keys(key: str, shape: Any) -> tuple[frozenset[str], frozenset[str]]:
+    """For a member `key` of `shape`, looked up in a plain dict: the keys moto's alias providers would try before
+    `key` itself (ShapeNameAlias), and every key any of them could try (NoAlias, ShapePrefixAlias, ClassPrefixAlias
+    for the class `dict`, ModelAlias), each also in the snake_case form XFormedAttributePicker adds."""
+    parent = getattr(shape, "parent", None)
+    facts = (
+        (key,)
+        if shape is None
+        else (key, shape.name, shape.type_name, shape.serialization.get("name", key), getattr(parent, "name", None))
+    )  # botocore makes new Shape objects on every lookup: the cache is keyed by what the aliases depend on
+    if facts not in _candidates:
+        before: set[str] = set()
+        every = {key, key[len("dict") :]}
+        if shape is not None:
+            if shape.type_name in ("list", "structure") and shape.name != key:
+                before.add(shape.name)
+            every.add(shape.serialization.get("name", key))
+            if parent is not None:
+                every.add(key[len(parent.name) :])
+        every |= before
+        _candidates[facts] = (
+            frozenset(before | {xform_name(k) for k in before if k}),
+            frozenset(every | {xform_name(k) for k in every if k}),
+        )
+    return _candidates[facts]
+
+
+def member_lookup(cloud: LocalCloud, original: Any) -> Any:
+    """moto's serializer looks each response member up under every alias its providers offer, building a provider
+    object per alias, for every member of every shape (ten per DynamoDB attribute value, most absent). For a plain
+    dict the answer is decided by which of those keys it holds: none, None; the member's own name and none tried
+    before it, that value. Anything else (and any response transformer) goes the usual way."""
+
+    def pick(self: Any, context: Any) -> Any:
+        obj, key = context.obj, context.key
+        if type(obj) is not dict or self.response_transformers:
+            return original(self, context)
+        before, every = _alias_keys(key, context.shape)
+        if key in obj and not any(k in obj for k in before):
+            return obj[key]
+        if not any(k in obj for k in every):
+            return None
+        return original(self, context)
+
+    return pick
 
 
 # ---- DynamoDB transactions ----------------------------------------------------------------------------------

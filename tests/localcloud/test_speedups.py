@@ -17,6 +17,57 @@ CHECKED_ONCE = [f"{PARSING}.validators:UpdateExpressionValidator.{name}" for nam
 LEXED_ONCE = "moto.dynamodb.comparisons:ConditionExpressionParser._lex_condition_expression"
 
 
+RICH_ITEM = {
+    "pk": {"S": "JOB#1"},
+    "sk": {"S": "STATE"},
+    "version": {"N": "3"},
+    "terminal": {"BOOL": False},
+    "nothing": {"NULL": True},
+    "items": {"M": {"s3://a/b.fa": {"S": "IN_PROGRESS"}, "n": {"N": "1.5"}}},
+    "history": {"L": [{"S": "SUBMITTED"}, {"M": {"status": {"S": "IN_PROGRESS"}}}]},
+    "tags": {"SS": ["a", "b"]},
+    "blob": {"B": b"\x00\x01"},
+}
+
+
+def test_the_fast_member_lookup_serializes_as_moto_does(dynamodb: Any) -> None:
+    dynamodb.put_item(TableName=TABLE, Item=RICH_ITEM)
+    dynamodb.put_item(TableName=TABLE, Item={**RICH_ITEM, "sk": {"S": "HISTORY#0001"}})
+    calls = [
+        lambda: dynamodb.get_item(TableName=TABLE, Key={"pk": RICH_ITEM["pk"], "sk": RICH_ITEM["sk"]}),
+        lambda: dynamodb.query(
+            TableName=TABLE,
+            KeyConditionExpression="pk = :pk",
+            ExpressionAttributeValues={":pk": RICH_ITEM["pk"]},
+            ReturnConsumedCapacity="TOTAL",
+        ),
+        lambda: dynamodb.update_item(
+            TableName=TABLE,
+            Key={"pk": RICH_ITEM["pk"], "sk": RICH_ITEM["sk"]},
+            UpdateExpression="SET version = version + :one",
+            ExpressionAttributeValues={":one": {"N": "0"}},
+            ReturnValues="ALL_NEW",
+        ),
+        lambda: dynamodb.describe_table(TableName=TABLE),
+        lambda: dynamodb.scan(TableName=TABLE, Limit=1),
+    ]
+
+    def answers() -> list[Any]:
+        results = []
+        for call in calls:
+            answer = call()
+            answer.pop("ResponseMetadata")
+            answer.get("Table", {}).pop("CreationDateTime", None)
+            results.append(answer)
+        return results
+
+    as_moto_does = answers()
+    with debts.applied(NO_CLOUD, ["moto.core.serialize:AttributePicker.__call__"]):
+        fast = answers()
+
+    assert fast == as_moto_does
+
+
 @pytest.fixture
 def checked_once() -> Iterator[None]:
     """Update expressions parsed once and copied by pickle, their checks made once per expression, names and keys;
