@@ -19,6 +19,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote_plus
 
@@ -48,22 +49,9 @@ if TYPE_CHECKING:
     from localcloud.cloud import LocalCloud
 
 
-# ---- Step Functions on the simulated clock ---------------------------------------------------------------------
-class _ClockTime:
-    """Stands in for the `time` module inside moto's Retry code: sleeping advances the clock."""
-
-    def __init__(self, clock: Clock) -> None:
-        self._clock = clock
-
-    def sleep(self, seconds: float) -> None:
-        self._clock.sleep(seconds)
-
-    def time(self) -> float:
-        return self._clock.now().timestamp()
-
-
 def retry_time(cloud: LocalCloud, original: Any) -> Any:
-    return _ClockTime(cloud.clock)
+    """Stands in for the `time` module inside moto's Retry code: sleeping advances the clock."""
+    return SimpleNamespace(sleep=cloud.clock.sleep, time=lambda: cloud.clock.now().timestamp())
 
 
 def wait_interval(cloud: LocalCloud, original: Any) -> Any:
@@ -120,10 +108,8 @@ _TIMEOUT_CHECK_SECONDS = 10.0  # real seconds between looks at the simulated clo
 
 
 class _TaskEnded(threading.Event):
-    """moto's ExecutionState waits for its task's thread for the state's TimeoutSeconds of *real* time. On the
-    simulated clock a task's time is simulated: a task-token wait ends at its simulated deadline by itself, however
-    long that takes on a busy machine (timed out in real seconds, its thread was left waiting on the clock and the
-    execution went on to its Catch). Here the state times out only once simulated time is past the deadline."""
+    """moto's ExecutionState waits for its task's thread for TimeoutSeconds of *real* time; on a busy machine a
+    task-token wait timed out while its simulated deadline was still ahead. Here only simulated time counts."""
 
     def __init__(self, clock: Clock) -> None:
         super().__init__()
@@ -139,21 +125,9 @@ class _TaskEnded(threading.Event):
         return True
 
 
-class _SimulatedTaskTimeouts:
-    """Stands in for the `threading` module inside moto's execute_state: its Event is a _TaskEnded."""
-
-    def __init__(self, clock: Clock) -> None:
-        self._clock = clock
-
-    def Event(self) -> threading.Event:
-        return _TaskEnded(self._clock)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(threading, name)
-
-
 def task_timeouts(cloud: LocalCloud, original: Any) -> Any:
-    return _SimulatedTaskTimeouts(cloud.clock) if isinstance(cloud.clock, SimClock) else None
+    """Stands in for the `threading` module inside moto's execute_state (which uses only its Event)."""
+    return SimpleNamespace(Event=lambda: _TaskEnded(cloud.clock)) if isinstance(cloud.clock, SimClock) else None
 
 
 def seeded_jitter(cloud: LocalCloud, original: Any) -> Any:
@@ -162,7 +136,6 @@ def seeded_jitter(cloud: LocalCloud, original: Any) -> Any:
     return random.Random(0) if isinstance(cloud.clock, TurnClock) else None
 
 
-# ---- executions ---------------------------------------------------------------------------------------------------
 def execution_start(cloud: LocalCloud, original: Any) -> Any:
     """moto finds running executions by scanning all it ever ran; each start is reported to the cloud instead. On a
     TurnClock the execution is an actor, queued for its turn here, in the turn of whoever starts it."""
@@ -244,7 +217,6 @@ def history_limit(cloud: LocalCloud, original: Any) -> Any:
     return add_event
 
 
-# ---- aws-sdk tasks --------------------------------------------------------------------------------------------
 @functools.cache
 def _sdk_operation(service: str, action: str) -> Any:
     model = botocore.session.get_session().get_service_model(service)
@@ -277,15 +249,13 @@ def omics_error_names(cloud: LocalCloud, original: dict[str, str]) -> dict[str, 
     return {**original, "omics": "Omics"}  # an aws-sdk task's errors are named Omics.<Code>, as in Step Functions
 
 
-# ---- EventBridge and S3 events ------------------------------------------------------------------------------
 _FIRST_SEQUENCER = 0x617F08299329D189
 
 
 def s3_event(cloud: LocalCloud, original: Any) -> Any:
-    """moto sends every S3 event with the same fixed sequencer and id, and without errors surfacing; real S3 gives
-    each write a larger sequencer (counted afresh by each cloud: the same uploads, the same names). And S3 puts
-    the key in its events URL-encoded, a space as '+' (documented for S3 notifications; for EventBridge shown by
-    Powertools' and LocalStack's handling, not stated by AWS). The event is otherwise as S3 documents it."""
+    """moto sends every S3 event with one fixed sequencer and id; S3 gives each write a larger sequencer (counted
+    afresh by each cloud). And S3 URL-encodes the key, a space as '+' (documented for S3 notifications; for
+    EventBridge shown by Powertools' and LocalStack's handling, not stated by AWS)."""
     sequencer = itertools.count(_FIRST_SEQUENCER)
 
     def send(account_id: str, bucket: Any, event_name: str, key: Any) -> None:
@@ -372,7 +342,6 @@ def _transform_input(target: dict[str, Any], event: dict[str, Any]) -> Any:
     return json.loads(template)
 
 
-# ---- Lambda -----------------------------------------------------------------------------------------------------
 def invoke_in_process(cloud: LocalCloud, original: Any) -> Any:
     return lambda self, event=None: cloud.lambdas.invoke(self, event)  # moto runs Lambda only in Docker
 
@@ -382,7 +351,6 @@ def kept_metrics(cloud: LocalCloud, original: Any) -> Any:
     return lambda line: cloud.metrics.append(json.loads(line))
 
 
-# ---- DynamoDB ---------------------------------------------------------------------------------------------------
 def stream_to_poller(cloud: LocalCloud, original: Any) -> Any:
     """moto invokes stream mappings in the writer's thread; Lambda polls the stream: the record is handed over (a
     transaction's, once it commits: see atomic_requests)."""
@@ -416,11 +384,9 @@ _transaction = threading.local()  # the stream records of the transaction runnin
 
 
 def atomic_requests(cloud: LocalCloud, original: Any) -> Any:
-    """DynamoDB applies each request atomically: a conditional write checks and writes as one step, and concurrent
-    updates of an item happen one after the other. moto's backend does neither across threads, and the local cloud
-    runs many executions and Lambdas on threads, so each request is handled under one lock. A cancelled
-    transaction's stream records never reach the stream's reader (moto restores the table, records included, but
-    the reader had them already). Each request is written in the cloud's ledger (cloud.dynamodb_requests)."""
+    """DynamoDB applies each request atomically (a conditional write checks and writes as one step); moto's backend
+    does not across threads, so each request is handled under one lock. A cancelled transaction's stream records
+    never reach the reader (moto restores the table, but the reader had them). Each request goes in the ledger."""
 
     def call_action(self: DynamoHandler) -> Any:
         with _DYNAMODB_LOCK:
@@ -466,10 +432,8 @@ def dynamodb_fault_injector(faults: list[DynamoDbFault]) -> Callable[..., AWSRes
     return inject
 
 
-# ---- boto3 clients ----------------------------------------------------------------------------------------------
-# botocore documents that a Session is not thread-safe: clients must not be created from one session on several
-# threads at once. Every handler, execution and asynchronous invocation here is a thread of one process, and
-# boto3.client() creates clients from boto3's one default session. So client creation takes turns.
+# Every handler, execution and invocation here is a thread of one process, creating clients from boto3's one
+# default session; botocore documents that a Session is not thread-safe. So client creation takes turns.
 CLIENT_CREATION = threading.RLock()
 
 

@@ -1,10 +1,6 @@
-"""The replacements that make moto 5.2.5 answer the same, faster, for a thousand executions at once.
-
-Each is listed in localcloud/debts.py (SPEED_UPS), with what it saves, and applied through it while a LocalCloud
-runs; tests/localcloud/test_speedups.py compares each one's answers with moto's own. A factory here takes the
-running cloud and the attribute it replaces and returns the replacement; debts.py
-uses the others as they are.
-"""
+"""The replacements that make moto 5.2.5 answer the same, faster, for a thousand executions at once. Listed, with
+what each saves, in localcloud/debts.py (SPEED_UPS), and applied through it while a LocalCloud runs. A factory
+takes the running cloud and the attribute it replaces and returns the replacement; debts.py uses the rest as is."""
 
 from __future__ import annotations
 
@@ -137,9 +133,6 @@ def lexed_once(cloud: LocalCloud, original: Any) -> Any:
 
 
 # ---- Step Functions ----------------------------------------------------------------------------------------------
-_UNSHARED_STATE_TYPES = frozenset({"Parallel", "Map"})
-
-
 def shared_programs(cloud: LocalCloud, original: Any) -> Any:
     """moto parses the state machine's definition (ANTLR, in Python) for every execution it starts: over 0.1 s of CPU
     for the tracker's. The parsed program is only read while executions run (their state lives in each execution's
@@ -150,7 +143,7 @@ def shared_programs(cloud: LocalCloud, original: Any) -> Any:
 
     def _get_evaluation_entrypoint(self: ExecutionWorker) -> Any:
         definition = self._evaluation_details.state_machine_details.definition
-        if any(f'"Type":"{kind}"' in definition.replace(" ", "") for kind in _UNSHARED_STATE_TYPES):
+        if any(f'"Type":"{kind}"' in definition.replace(" ", "") for kind in ("Parallel", "Map")):
             return AmazonStateLanguageParser.parse(definition)[0]
         with lock:
             if definition not in programs:
