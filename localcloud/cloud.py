@@ -16,14 +16,12 @@ from unittest import mock
 
 import boto3
 import botocore.handlers
-from aws_lambda_powertools.metrics import base as metrics_base
-from aws_lambda_powertools.metrics.provider.cloudwatch_emf import cloudwatch as emf
 from moto import mock_aws
 from moto.awslambda.models import lambda_backends
 from moto.stepfunctions.parser.models import stepfunctions_parser_backends
 
 from infra.cdk_json import feature_flags
-from localcloud import concurrency, iam, patches, stack_registry
+from localcloud import debts, fixes, iam, stack_registry
 from localcloud.clock import Clock, ScaledClock, SimClock, TurnClock
 from localcloud.deploy import (
     ACCOUNT,
@@ -54,14 +52,14 @@ LOCAL_LAMBDA_ENVIRONMENT = {
 }
 
 _simulator: OmicsSimulator | None = None
-_dynamodb_faults: list[patches.DynamoDbFault] = []
+_dynamodb_faults: list[fixes.DynamoDbFault] = []
 
 
 def _route_to_simulator(request: Any, **kwargs: Any) -> Any:
     return _simulator(request, **kwargs) if _simulator is not None else None
 
 
-_inject_dynamodb_faults = patches.dynamodb_fault_injector(_dynamodb_faults)
+_inject_dynamodb_faults = fixes.dynamodb_fault_injector(_dynamodb_faults)
 _in_process = InProcessCalls()
 _in_process.faults_armed = lambda: any(fault.remaining > 0 for fault in _dynamodb_faults)
 _policies: iam.Policies | None = None
@@ -76,8 +74,8 @@ def _check_iam(params: dict[str, Any], model: Any, **_: Any) -> None:
         _policies.check(principal, request)
 
 
-# botocore copies BUILTIN_HANDLERS into every new session: every omics client, including the one
-# moto's Step Functions uses for aws-sdk tasks, asks the simulator before anything else; every
+# botocore copies BUILTIN_HANDLERS into every new session (a debt listed in localcloud.debts): every omics client,
+# including the one moto's Step Functions uses for aws-sdk tasks, asks the simulator before anything else; every
 # DynamoDB client meets the faults a test arms before it reaches moto; JSON-protocol calls are answered
 # without HTTP emulation (localcloud.in_process).
 for _handler in (
@@ -129,7 +127,7 @@ class LocalCloud:
         # On the simulated clock one publisher delivers HealthOmics' status events as time reaches them.
         self.status_events = (
             StatusEventSource(
-                self.clock, self.omics, lambda: patches.publish_due_events(self.omics, self._deliver), recheck
+                self.clock, self.omics, lambda: fixes.publish_due_events(self.omics, self.deliver), recheck
             )
             if isinstance(self.clock, TurnClock)
             else None
@@ -154,7 +152,7 @@ class LocalCloud:
         self._clients: dict[str, Any] = {}
         self._exit = contextlib.ExitStack()
         self.dynamodb_faults = _dynamodb_faults  # armed by tests: DynamoDbFault(operation, code, when)
-        self.dynamodb_requests: list[patches.DynamoDbRequest] = []  # every request answered, in order
+        self.dynamodb_requests: list[fixes.DynamoDbRequest] = []  # every request answered, in order
         self.deployment: Deployment
 
     # ---- lifecycle -------------------------------------------------------------------------
@@ -173,20 +171,10 @@ class LocalCloud:
         self._exit.enter_context(mock_aws(config={"stepfunctions": {"execute_state_machine": True}}))
         _in_process.enabled = True
         self._exit.callback(setattr, _in_process, "enabled", False)  # before moto's mock stops
-        # Executions deliver due aws.omics events without waiting for their targets in real time: a target may
-        # itself wait on the simulated clock (a call-budget slot), which moves only while every actor waits.
-        self._exit.enter_context(
-            patches.applied(self.clock, self.lambdas, self.omics, self._deliver, self.streams, self.dynamodb_requests)
-        )
-        self._exit.enter_context(concurrency.applied(self.clock, self.running, self.streams, self.status_events))
+        self.metrics: list[dict[str, Any]] = []  # the handlers' EMF metrics (no CloudWatch here)
+        self._exit.enter_context(debts.applied(self))
         if self.status_events is not None:
             self._exit.callback(self.status_events.close)
-        # No CloudWatch here: the handlers' metrics (EMF lines Powertools prints) are kept, not printed.
-        self.metrics: list[dict[str, Any]] = []
-        for module in (emf, metrics_base):  # Metrics flushes through one, single_metric through the other
-            self._exit.enter_context(
-                mock.patch.object(module, "print", lambda line: self.metrics.append(json.loads(line)), create=True)
-            )
         for bucket in self._existing_buckets:
             boto3.client("s3", region_name=REGION).create_bucket(Bucket=bucket)
         self.deployment = deploy(self.cdk_out, self.stack_name, self.omics)
@@ -346,12 +334,13 @@ class LocalCloud:
         return self._clients[service]
 
     @staticmethod
-    def _deliver(event: dict[str, Any]) -> None:
-        patches.deliver_event(ACCOUNT, REGION, event)
+    def deliver(event: dict[str, Any]) -> None:
+        """Put an event on the default bus (its Lambda targets run asynchronously)."""
+        fixes.deliver_event(ACCOUNT, REGION, event)
 
     def publish(self, event: dict[str, Any]) -> None:
         """Put an event on the default bus and wait until the Lambda targets it reached have run."""
-        patches.deliver_event(ACCOUNT, REGION, event)
+        fixes.deliver_event(ACCOUNT, REGION, event)
         self.lambdas.wait_idle()
 
     def events(self, execution_arn: str) -> list[dict[str, Any]]:

@@ -1,6 +1,6 @@
 """HealthOmics' status events on the simulated clock, delivered by one publisher instead of by every waiter.
 
-``patches._callback_wait`` (still what ``make local``'s ScaledClock uses) lets each execution waiting for a task
+``fixes.task_token_wait`` on ``make local``'s ScaledClock lets each execution waiting for a task
 token wake at every job status change before its deadline, deliver the events due then (the first to wake
 delivers them, the others find none) and look for the next change over all jobs. With N executions and N jobs
 that is N wake-ups per change and an O(N) search per wake-up: O(N^3) work, hours for a thousand executions.

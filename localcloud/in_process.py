@@ -1,18 +1,13 @@
 """Answer the local cloud's most frequent AWS calls in process: JSON-protocol calls (DynamoDB, Step Functions,
-EventBridge) and Lambda's synchronous Invoke (every Lambda task of an execution).
+EventBridge) and Lambda's synchronous Invoke. A speed-up: the moto internals it relies on are in localcloud/debts.py.
 
-moto answers a boto3 call at botocore's ``before-send``: botocore has built an HTTP request (headers, user agent,
-prepared URL), moto turns it into a werkzeug request (a WSGI environ), finds the service by matching the URL
-against every service's patterns, and botocore parses the answer. For a DynamoDB GetItem that is about 4 ms of
-CPU, of which moto's backend takes 0.01; a thousand executions make a few hundred thousand calls.
-
-Here the call is answered at ``before-call`` instead, after botocore validated and serialized its parameters
-(what AWS would refuse is refused as before) and before it builds the HTTP request: the same moto response class
-gets the same headers and body through a light request object (an Invoke goes to moto's Lambda backend as moto's
-LambdaResponse.invoke sends it), and botocore's parser reads its answer. What is
-skipped is transport, plus botocore's retries: the calls answered here meet no throttling or server error in the
-local cloud (moto has none of either for these services), and a test that arms DynamoDB faults
-(``LocalCloud.dynamodb_faults``) sends DynamoDB calls the usual way, where botocore retries what it retries.
+moto answers a boto3 call at botocore's ``before-send``, turning botocore's HTTP request into a werkzeug request
+and matching the URL against every service's patterns: about 4 ms of CPU for a DynamoDB GetItem, of which moto's
+backend takes 0.01. Here the call is answered at ``before-call``, after botocore validated and serialized its
+parameters (what AWS would refuse is refused as before): the same moto response class gets the same headers and
+body through a light request object, and botocore's parser reads its answer. Skipped are transport and botocore's
+retries: moto has no throttling or server error for these services, and a test that arms DynamoDB faults
+(``LocalCloud.dynamodb_faults``) sends DynamoDB calls the usual way.
 """
 
 from __future__ import annotations

@@ -20,7 +20,7 @@ from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoReque
 from moto.server import ThreadedMotoServer
 from werkzeug.serving import make_server
 
-from localcloud import patches
+from localcloud import fixes
 from localcloud.cloud import ROOT, LocalCloud, synthesize
 from localcloud.omics import Timeline
 from localcloud.omics_http import LocalCloudApp
@@ -62,7 +62,7 @@ def deliver_status_events(cloud: LocalCloud, stop: threading.Event) -> None:
             _log.exception("delivering a HealthOmics status event failed: %s", event.get("detail"))
 
     while not stop.wait(EVENT_INTERVAL):
-        patches.publish_due_events(cloud.omics, publish)
+        fixes.publish_due_events(cloud.omics, publish)
 
 
 UPLOAD_IMPORT_TIMELINE = Timeline.ending(submitted=300, running=600)

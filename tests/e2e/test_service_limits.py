@@ -10,8 +10,8 @@ from datetime import datetime, timedelta
 import boto3
 
 from localcloud.cloud import REGION, LocalCloud
+from localcloud.fixes import HISTORY_EVENT_LIMIT, DynamoDbFault
 from localcloud.omics import Timeline
-from localcloud.patches import HISTORY_EVENT_LIMIT, DynamoDbFault
 from tracker.call_budget import BudgetRate
 from tracker.contract import DEFAULTS, OMICS_RATE_LIMITS
 

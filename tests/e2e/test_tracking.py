@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from localcloud.cloud import LocalCloud
+from localcloud.fixes import deliver_event
 from localcloud.omics import Job, Timeline
-from localcloud.patches import deliver_event
 
 pytestmark = pytest.mark.e2e
 

@@ -1,16 +1,20 @@
-"""A boto3 omics client answered by the module's `simulator` fixture (botocore parses its answers)."""
+"""A boto3 omics client answered by the module's `simulator` fixture (botocore parses its answers); a DynamoDB
+table with a stream on moto."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import boto3
 import pytest
 from botocore.config import Config
+from moto import mock_aws
 
 from localcloud.omics import OmicsSimulator
 
 REGION = "us-east-1"
+TABLE = "jobs"
 
 
 @pytest.fixture
@@ -20,3 +24,20 @@ def omics(simulator: OmicsSimulator) -> Any:
     )
     client.meta.events.register("before-send.omics", simulator)
     return client
+
+
+@pytest.fixture
+def dynamodb() -> Iterator[Any]:
+    with mock_aws():
+        client = boto3.client("dynamodb", region_name=REGION)
+        client.create_table(
+            TableName=TABLE,
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+            AttributeDefinitions=[
+                {"AttributeName": "pk", "AttributeType": "S"},
+                {"AttributeName": "sk", "AttributeType": "S"},
+            ],
+            BillingMode="PAY_PER_REQUEST",
+            StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
+        )
+        yield client

@@ -10,7 +10,7 @@ import pytest
 
 from bench.figures import Mark, cost_usd, dynamodb_use, latency_summary, peak_calls_per_second
 from bench.pricing import PRICES
-from localcloud.patches import DynamoDbRequest
+from localcloud.fixes import DynamoDbRequest
 
 T0 = datetime(2026, 1, 5, 9, tzinfo=UTC)
 

@@ -67,7 +67,7 @@ def dynamodb() -> Iterator[Any]:
     write returns (UPDATED_NEW, or ALL_OLD when its condition failed) is the item as that write saw it. moto's
     in-memory backend does neither across threads: its answer serializes the live item after the lock of a
     backend call is gone, so two writes could both report the other's result. Each request is handled under
-    one lock here, as the local cloud does (localcloud/patches.py)."""
+    one lock here, as the local cloud does (localcloud/fixes.py)."""
     lock = threading.RLock()
     with mock_aws(), mock.patch.object(DynamoHandler, "call_action", _locked(DynamoHandler.call_action, lock)):
         client = boto3.client("dynamodb", region_name=REGION)
