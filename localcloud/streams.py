@@ -175,10 +175,18 @@ class StreamPoller:
                 sqs.send_message(QueueUrl=url, MessageBody=json.dumps(record))
 
 
+# Lambda's docs: "DynamoDB event source mappings only support filtering on the dynamodb key" (with-ddb-filtering),
+# while the same pages show `eventName` in examples. Strict (the default): a pattern naming any other top-level
+# key of a record matches nothing. Lenient: the whole record is matched. Tests run the stack under both.
+STRICT_FILTER_KEYS = True
+
+
 def _matches(filters: list[dict[str, Any]], record: dict[str, Any]) -> bool:
     """Filter criteria use EventBridge's pattern syntax; any one filter that matches lets the record through."""
     return not filters or any(
-        _pattern(json.dumps(pattern, sort_keys=True)).matches_event(_pruned(record, pattern)) for pattern in filters
+        (not STRICT_FILTER_KEYS or set(pattern) <= {"dynamodb"})
+        and _pattern(json.dumps(pattern, sort_keys=True)).matches_event(_pruned(record, pattern))
+        for pattern in filters
     )
 
 

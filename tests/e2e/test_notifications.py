@@ -14,6 +14,7 @@ from typing import Any
 import boto3
 import pytest
 
+from localcloud import streams
 from localcloud.cloud import LocalCloud
 from localcloud.lambda_runtime import InvocationFault
 from localcloud.omics import Timeline
@@ -155,6 +156,20 @@ def test_a_failed_job_message_says_why_and_which_sources_failed(cloud: LocalClou
     assert failed_line.startswith(f"  - {missing}: FAILED: ")
     assert "not found" in failed_line
     assert message["MessageAttributes"]["status"]["Value"] == "COMPLETED_WITH_FAILURES"
+
+
+@pytest.mark.parametrize("strict", [True, False], ids=["only-the-dynamodb-key", "any-key"])
+def test_every_change_is_published_whichever_keys_lambda_filters_dynamodb_records_on(
+    cloud: LocalCloud, listener: Listener, monkeypatch: pytest.MonkeyPatch, strict: bool
+) -> None:
+    # Given Lambda filtering a stream mapping's records on their `dynamodb` key only (as its docs say) or on any key
+    monkeypatch.setattr(streams, "STRICT_FILTER_KEYS", strict)
+
+    _followed_variant_import(cloud, Timeline.ending())
+
+    # Then every change reaches Notify through the deployed filter: one event each, one message for the end
+    assert [e["detail"]["status"] for e in listener.events()] == ["SUBMITTED", "IN_PROGRESS", "COMPLETED"]
+    assert len(listener.messages()) == 1
 
 
 def test_a_notify_failure_is_retried_and_published_once(cloud: LocalCloud, listener: Listener) -> None:
