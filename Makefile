@@ -1,24 +1,41 @@
 # Every target installs what it needs: a .venv from pinned requirements, the pinned CDK CLI from npm.
-PYTHON ?= python3
+# Everything runs on the functions' Python (infra/functions.py RUNTIME; synthesis refuses another): a pyenv
+# install of it is found even when the pyenv shim does not select it.
+PYTHON_VERSION := 3.13
+PYTHON ?= $(firstword $(shell python$(PYTHON_VERSION) -c 'import sys; print(sys.executable)' 2>/dev/null) \
+	$(wildcard $(HOME)/.pyenv/versions/$(PYTHON_VERSION).*/bin/python$(PYTHON_VERSION)) python$(PYTHON_VERSION))
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed
+STAMP := $(VENV)/.installed-$(PYTHON_VERSION)
+LAYER := build/lambda-layer
 CDK := node_modules/.bin/cdk
 export CDK_DISABLE_VERSION_CHECK := 1
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: install demo test unit e2e synth local bench lint format clean
+.PHONY: install layer demo test unit e2e synth local bench lint format clean
 
-$(STAMP): requirements.txt requirements-dev.txt constraints.txt pyproject.toml
+$(STAMP): requirements.txt requirements-lambda.txt requirements-dev.txt constraints.txt pyproject.toml
+	rm -rf $(VENV)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet -r requirements-dev.txt -c constraints.txt
 	$(BIN)/pip install --quiet --no-deps -e .
 	touch $(STAMP)
 
+# The functions' layer: requirements-lambda.txt's releases (the ones the tests run), as wheels for the functions'
+# runtime and architecture (Lambda: Amazon Linux 2023, arm64), so synthesis needs no Docker and no deploy-time lookup.
+$(LAYER)/.built: requirements-lambda.txt constraints.txt $(STAMP)
+	rm -rf $(LAYER)
+	$(BIN)/pip install --quiet --target $(LAYER)/python --only-binary=:all: --implementation cp \
+		--python-version $(PYTHON_VERSION) --platform manylinux2014_aarch64 \
+		-r requirements-lambda.txt -c constraints.txt
+	touch $@
+
+layer: $(LAYER)/.built
+
 $(CDK): package.json package-lock.json
 	npm ci --no-audit --no-fund --silent
 
-install: $(STAMP) $(CDK)
+install: $(STAMP) $(LAYER)/.built $(CDK)
 
 demo: install
 	$(BIN)/python -m localcloud.demo
@@ -75,4 +92,4 @@ format: install
 	$(BIN)/ruff format .
 
 clean:
-	rm -rf $(VENV) node_modules cdk.out .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) node_modules build cdk.out .pytest_cache .mypy_cache .ruff_cache

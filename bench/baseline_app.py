@@ -25,7 +25,7 @@ class ClassicPollerStack(cdk.Stack):
         get_status = lambda_.Function(
             self,
             "GetStatus",
-            runtime=lambda_.Runtime.PYTHON_3_14,
+            runtime=lambda_.Runtime.PYTHON_3_13,
             handler="handler.handler",
             code=lambda_.Code.from_asset(str(Path(__file__).parent / "classic_poller_lambda")),
         )

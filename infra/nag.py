@@ -16,6 +16,7 @@ from aws_cdk import aws_sqs as sqs
 from cdk_nag import AwsSolutionsChecks, HIPAASecurityChecks, NagPack, ServerlessChecks
 from constructs import IConstruct
 
+from infra.functions import RUNTIME
 from infra.stack import OmicsJobTrackerStack
 from infra.storage import job_read_grants
 
@@ -39,6 +40,13 @@ def _logical_id(construct: IConstruct) -> str:
     return str(stack.resolve(stack.get_logical_id(resource)))
 
 
+_RUNTIME = (
+    f"{RUNTIME.name}, not the newest Python runtime: the functions run on the Python the tests, the demo and "
+    "the local cloud run on (synthesis checks they agree), and 3.14 cannot be installed where they run; "
+    f"Lambda supports {RUNTIME.name} on arm64 until 2029-06-30"
+)
+
+
 def _function_findings(stack: OmicsJobTrackerStack) -> list[Finding]:
     readers = {id(reader) for reader in stack.storage.job_readers}
     grants = job_read_grants(stack.storage.reference_store_id)
@@ -50,6 +58,8 @@ def _function_findings(stack: OmicsJobTrackerStack) -> list[Finding]:
             function.node.find_child("ServiceRole").node.find_child("DefaultPolicy"),
         )
         findings.append((role, f"AwsSolutions-IAM4[Policy::{_BASIC_EXECUTION_ARN}]", _BASIC_EXECUTION))
+        if function.runtime.name == RUNTIME.name:
+            findings += [(function, rule, _RUNTIME) for rule in ("AwsSolutions-L1", "Serverless-LambdaLatestVersion")]
         if id(function) not in readers:
             if _traced(function):
                 findings.append((policy, "AwsSolutions-IAM5[Resource::*]", _XRAY))
@@ -202,7 +212,7 @@ def _tracker_functions(stack: OmicsJobTrackerStack) -> list[tuple[lambda_.Functi
         (
             stack.notifications.function,
             "invoked by the history table's stream mapping, in order per job",
-            "DynamoDB Streams, DynamoDB GetItem, EventBridge PutEvents, SNS Publish",
+            "DynamoDB Streams, DynamoDB GetItem and UpdateItem, EventBridge PutEvents, SNS Publish",
         ),
     ]
 

@@ -83,9 +83,6 @@ class TrackerSettings(BaseModel):
     store_queue_check_seconds: int = Field(
         default=DEFAULTS.store_queue_check_seconds, ge=10, le=86400, alias="storeQueueCheckSeconds"
     )
-    # Unset (the default): the layer that ships the Powertools release requirements.txt pins, the one the
-    # tests ran (infra.functions.POWERTOOLS_LAYER_VERSIONS). Setting it overrides that guarantee.
-    powertools_layer_version: int | None = Field(default=None, ge=1, alias="powertoolsLayerVersion")
     log_retention_days: int = Field(default=90, ge=1, alias="logRetentionDays")
     # Subscribed to the notification topic (jobs that ended, alarms); SNS asks the address to confirm first.
     notification_email: str | None = Field(

@@ -120,11 +120,6 @@ def test_cdk_json_sets_every_feature_flag_cdk_init_writes_for_the_pinned_aws_cdk
     assert {flag: context.get(flag) for flag in recommended} == recommended
 
 
-def test_cdk_json_leaves_the_powertools_layer_to_the_pinned_release() -> None:
-    # powertoolsLayerVersion overrides the layer that ships the Powertools release the tests ran.
-    assert "powertoolsLayerVersion" not in json.loads(CDK_JSON.read_text())["context"]
-
-
 # --- keys are checked by name ------------------------------------------------------------------------------
 
 

@@ -1,22 +1,17 @@
-"""The tracker's functions: runtime, Powertools layer, tracing, logs, and exactly the environment each handler reads."""
+"""The tracker's functions: runtime, their layer, tracing, logs, and exactly the environment each handler reads."""
 
 from __future__ import annotations
 
 import importlib
 import importlib.metadata
+import json
 import sys
 from pathlib import Path
 from typing import Any
 
-import aws_cdk as cdk
 import pytest
 
-from infra.functions import (
-    POWERTOOLS_LAYER_VERSIONS,
-    LayerLookup,
-    pinned_powertools_release,
-    powertools_layer_arn,
-)
+from infra.functions import LAYER_DIR, RUNTIME, check_interpreter, layer_code, layer_packages
 from infra.settings import SettingsError
 from tests.infra.stack_template import FUNCTION_PATHS, Synthesized, render
 from tracker.schedule import PollSchedule
@@ -31,7 +26,6 @@ from tracker.settings import (
 )
 
 FUNCTIONS = list(FUNCTION_PATHS)
-POWERTOOLS_ACCOUNT = "017000801446"
 SETTINGS_READ: dict[str, type[Settings]] = {
     "Prepare": PrepareSettings,
     "Poll": PollSettings,
@@ -57,77 +51,51 @@ def _environment(synth: Synthesized, name: str) -> dict[str, str]:
 
 
 @pytest.mark.parametrize("name", FUNCTIONS)
-def test_function_runs_python_3_14_on_arm_with_active_tracing(synth: Synthesized, name: str) -> None:
+def test_function_runs_python_3_13_on_arm_with_active_tracing(synth: Synthesized, name: str) -> None:
     function = _function(synth, name)
 
-    assert function["Runtime"] == "python3.14"
+    assert function["Runtime"] == "python3.13"
     assert function["Architectures"] == ["arm64"]
     assert function["TracingConfig"] == {"Mode": "Active"}
 
 
-def _layer_arn(version: int) -> str:
-    return (
-        f"arn:${{AWS::Partition}}:lambda:${{AWS::Region}}:{POWERTOOLS_ACCOUNT}:layer:"
-        f"AWSLambdaPowertoolsPythonV3-python314-arm64:{version}"
-    )
+def test_the_tests_run_on_the_functions_python() -> None:
+    assert f"python{sys.version_info.major}.{sys.version_info.minor}" == RUNTIME.name
 
 
-def _layer_of_release(release: str) -> str:
-    """What the template deploys for a release: its recorded layer version, or the ARN AWS publishes for it."""
-    version = POWERTOOLS_LAYER_VERSIONS[release]
-    if version is LayerLookup.AT_DEPLOY:
-        return f"{{{{resolve:ssm:/aws/service/powertools/python/arm64/python3.14/{release}}}}}"
-    return _layer_arn(version)
-
-
-def _pin(tmp_path: Path, line: str) -> Path:
-    requirements = tmp_path / "requirements.txt"
-    requirements.write_text(f"boto3==1.44.5\n{line}\npydantic==2.14.3\n")
-    return requirements
+def test_synthesis_on_another_python_stops_naming_both() -> None:
+    with pytest.raises(SettingsError, match=r"synthesis runs on Python 3\.11, but the functions run on python3\.13"):
+        check_interpreter((3, 11))
 
 
 @pytest.mark.parametrize("name", FUNCTIONS)
-def test_function_uses_the_powertools_layer_of_the_release_the_tests_ran(synth: Synthesized, name: str) -> None:
+def test_every_function_has_the_stacks_own_layer_and_no_deploy_time_lookup(synth: Synthesized, name: str) -> None:
     (layer,) = _function(synth, name)["Layers"]
+    [layer_id] = synth.of_type("AWS::Lambda::LayerVersion")
 
-    assert synth.settings.powertools_layer_version is None  # no override
-    assert render(layer) == _layer_of_release(pinned_powertools_release())
-
-
-def test_the_pinned_powertools_release_is_the_one_installed_for_the_tests() -> None:
-    assert pinned_powertools_release() == importlib.metadata.version("aws-lambda-powertools")
-
-
-@pytest.mark.parametrize(
-    "line",
-    [
-        "aws-lambda-powertools[tracer,parser]==3.23.0",
-        "aws_lambda_powertools == 3.23.0  # the layer's release",
-        "AWS-Lambda-Powertools==3.23.0 ; python_version >= '3.11'",
-    ],
-)
-def test_pinned_release_is_read_from_requirements(tmp_path: Path, line: str) -> None:
-    assert pinned_powertools_release(_pin(tmp_path, line)) == "3.23.0"
+    assert layer == {"Ref": layer_id}
+    assert "resolve:ssm" not in json.dumps(synth.json)
+    # The one SSM parameter is CDK's own check that the account is bootstrapped (assets need that anyway)
+    parameters = synth.json.get("Parameters", {})
+    assert [name for name, p in parameters.items() if p["Type"].startswith("AWS::SSM::")] == ["BootstrapVersion"]
 
 
-@pytest.mark.parametrize("line", ["aws-lambda-powertools>=3.23", "aws-lambda-powertools-extra==1.0.0", ""])
-def test_requirements_without_an_exact_powertools_pin_fail(tmp_path: Path, line: str) -> None:
-    with pytest.raises(SettingsError, match=r"^requirements\.txt: no exact pin \(==X\.Y\.Z\) of aws-lambda-powertools"):
-        pinned_powertools_release(_pin(tmp_path, line))
+def test_the_layer_ships_the_packages_the_tests_run_built_for_the_runtime_and_architecture(synth: Synthesized) -> None:
+    [layer] = synth.of_type("AWS::Lambda::LayerVersion").values()
+    shipped = dict(package.split("==") for package in layer_packages())
+
+    for name in ("aws-lambda-powertools", "pydantic", "pydantic-core", "typing-extensions", "annotated-types"):
+        assert shipped[name] == importlib.metadata.version(name), name
+    [compiled] = (LAYER_DIR / "python").glob("pydantic_core/_pydantic_core.*.so")
+    assert compiled.name.endswith(".cpython-313-aarch64-linux-gnu.so")
+    assert layer["Properties"]["CompatibleRuntimes"] == ["python3.13"]
+    assert layer["Properties"]["CompatibleArchitectures"] == ["arm64"]
+    assert "aws-lambda-powertools==3.37.0, " in layer["Properties"]["Description"]
 
 
-def test_a_recorded_release_deploys_its_layer_version(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("infra.functions.REQUIREMENTS", _pin(tmp_path, "aws-lambda-powertools==3.23.0"))
-    stack = cdk.Stack(cdk.App(), "Layer")
-
-    assert render(stack.resolve(powertools_layer_arn(stack))) == _layer_arn(27)
-
-
-def test_the_layer_version_can_be_overridden() -> None:
-    # context powertoolsLayerVersion: the layer no longer follows the pinned release
-    stack = cdk.Stack(cdk.App(), "Layer")
-
-    assert render(stack.resolve(powertools_layer_arn(stack, 42))) == _layer_arn(42)
+def test_a_missing_layer_build_stops_synthesis_saying_how_to_build_it(tmp_path: Path) -> None:
+    with pytest.raises(SettingsError, match=r"is missing: `make layer` builds it"):
+        layer_code(tmp_path)
 
 
 @pytest.mark.parametrize("name", FUNCTIONS)

@@ -95,21 +95,17 @@ def test_the_size_is_measured_on_the_pattern_the_template_gives_eventbridge(synt
     assert rule["EventPattern"] == upload_event_pattern(uploads, synth.settings.upload_prefix)
 
 
-# --- the Powertools layer must ship the release the tests ran --------------------------------------------
+# --- the functions' layer is built, never looked up -------------------------------------------------------
 
 
-def test_a_pinned_powertools_release_without_a_layer_version_stops_synthesis(
+def test_synthesis_without_the_built_layer_says_how_to_build_it(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    requirements = tmp_path / "requirements.txt"
-    requirements.write_text("aws-lambda-powertools[tracer,parser]==9.9.9\n")
-    monkeypatch.setattr("infra.functions.REQUIREMENTS", requirements)
+    monkeypatch.setattr("infra.functions.LAYER_DIR", tmp_path / "lambda-layer")
 
     with pytest.raises(SettingsError) as raised:
         synthesize(tmp_path / "cdk.out", settings=TrackerSettings())
 
     assert raised.value.problems == (
-        "aws-lambda-powertools==9.9.9 (requirements.txt) has no layer version in infra/functions.py "
-        "POWERTOOLS_LAYER_VERSIONS: add '9.9.9': N, N from `aws ssm get-parameter --name "
-        "/aws/service/powertools/python/arm64/python3.14/9.9.9 --query Parameter.Value` (the ARN ends in :N)",
+        f"{tmp_path / 'lambda-layer'} is missing: `make layer` builds it (requirements-lambda.txt)",
     )
