@@ -165,6 +165,8 @@ def _names(kind: str, stack: str, lid: str, props: dict[str, Any], omics: OmicsS
         name = props.get("TopicName") or _physical_name(stack, lid, 256)
         topic = arn.format("sns", name)
         return topic, {"TopicArn": topic, "TopicName": name}
+    if kind == "AWS::Lambda::LayerVersion":  # named only: its packages come from .venv (docs/local-cloud.md)
+        return arn.format("lambda", f"layer:{_physical_name(stack, lid, 64)}:1"), {}
     if kind == "AWS::Logs::LogGroup":
         name = f"/local/{stack}/{lid}"
         return name, {"Arn": arn.format("logs", f"log-group:{name}:*")}
@@ -392,7 +394,7 @@ def _create_function(name: str, props: dict[str, Any], cdk_out: Path) -> None:
         Timeout=props.get("Timeout", 3),
         MemorySize=props.get("MemorySize", 128),
         Environment={"Variables": props.get("Environment", {}).get("Variables", {})},
-        # The Powertools layer is public in AWS; locally the same package comes from requirements.txt.
+        # The layer is not loaded: the same releases come from .venv (requirements-lambda.txt).
     )
 
 
