@@ -39,6 +39,7 @@ import contextlib
 import hashlib
 import importlib
 import inspect
+import sys
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -153,7 +154,7 @@ SPEED_UPS = (
          "(the expression kept for validate)"),
     Debt(f"{_PARSING}.validators:UpdateExpressionValidator.validate", _as_is(speedups.validate_once), "5a99f0d36c7b",
          "an update expression's clause counts, paths and keys checked once per expression and names (DDB_VALIDATE)"),
-    Debt(f"{_PARSING}.validators:deepcopy", _as_is(speedups.copied_tree), "1aa3f74c7742",
+    Debt(f"{_PARSING}.validators:deepcopy", _as_is(speedups.copied_tree), "345c1740c0c6",
          "the parsed update expression copied by pickle, three times faster than deepcopy (DDB_PICKLE)"),
     Debt(f"{_PARSING}.ast_nodes:DepthFirstTraverser.traverse", _as_is(speedups.traverse), "c78f8583f196",
          "an update expression walked without re-reading the node types at every node (DDB_TRAVERSE)"),
@@ -191,7 +192,9 @@ def source_sha(target: str) -> str:
     owner, attribute = resolve(target)
     value = inspect.getattr_static(owner, attribute, None)  # a module's `print` is not there until patched
     value = getattr(value, "fget", getattr(value, "__func__", value))
-    if not inspect.isfunction(value):
+    # A standard-library function a module imports (copy.deepcopy) changes with Python, not with the library:
+    # what the replacement assumes is how that module uses it.
+    if not inspect.isfunction(value) or value.__module__.split(".")[0] in sys.stdlib_module_names:
         value = inspect.getmodule(owner)
     return hashlib.sha256(inspect.getsource(value).encode()).hexdigest()[:12]
 

@@ -165,15 +165,22 @@ def _names(kind: str, stack: str, lid: str, props: dict[str, Any], omics: OmicsS
         name = props.get("TopicName") or _physical_name(stack, lid, 256)
         topic = arn.format("sns", name)
         return topic, {"TopicArn": topic, "TopicName": name}
-    if kind == "AWS::Lambda::LayerVersion":  # named only: its packages come from .venv (docs/local-cloud.md)
-        return arn.format("lambda", f"layer:{_physical_name(stack, lid, 64)}:1"), {}
-    if kind == "AWS::Logs::LogGroup":
-        name = f"/local/{stack}/{lid}"
-        return name, {"Arn": arn.format("logs", f"log-group:{name}:*")}
+    if kind in ("AWS::Lambda::LayerVersion", "AWS::Logs::LogGroup"):
+        return _named_only(kind, stack, lid)
     if kind == "AWS::Omics::ReferenceStore":
         store_id = omics.create_reference_store(props.get("Name", lid))
         return store_id, {"ReferenceStoreId": store_id, "Arn": arn.format("omics", f"referenceStore/{store_id}")}
     return "", {}
+
+
+def _named_only(kind: str, stack: str, lid: str) -> tuple[str, dict[str, str]]:
+    """Resources the local cloud names but does not create: a log group, the functions' layer (its packages
+    come from .venv, docs/local-cloud.md#differences-from-aws)."""
+    arn = f"arn:aws:{{}}:{REGION}:{ACCOUNT}:{{}}"
+    if kind == "AWS::Lambda::LayerVersion":
+        return arn.format("lambda", f"layer:{_physical_name(stack, lid, 64)}:1"), {}
+    name = f"/local/{stack}/{lid}"
+    return name, {"Arn": arn.format("logs", f"log-group:{name}:*")}
 
 
 def plan_names(deployment: Deployment, omics: OmicsSimulator) -> None:
