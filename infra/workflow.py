@@ -325,6 +325,15 @@ class TrackerWorkflow(Construct):
         ended_how = (
             sfn.Choice(self, "ImportOutcome")
             .when(
+                sfn.Condition.is_present(f"{outcome}.supersededBy"),
+                sfn.Succeed(
+                    self,
+                    "SourcesSuperseded",
+                    comment="The same files were requested again (uploaded again) before this request's import "
+                    "started: the later request imports their latest content, once",
+                ),
+            )
+            .when(
                 sfn.Condition.boolean_equals(f"{outcome}.succeeded", True),
                 sfn.Succeed(self, "SourcesImported", comment="Every source of this request was imported"),
             )

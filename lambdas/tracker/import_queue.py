@@ -164,8 +164,9 @@ class ImportQueue:
         """Start the next batch; True if the queue should be looked at again at once (a refusal moved it)."""
         now = clock.utc_now()
         fresh = lock.claim is None  # a new batch: never sent to HealthOmics
+        superseded: list[tuple[Entry, Entry]] = []
         if lock.claim is None:
-            batch = self._next_batch(lock)
+            batch, superseded = self._next_batch(lock)
             if not batch:
                 return False
             claim = Claim(
@@ -181,6 +182,7 @@ class ImportQueue:
         if claimed is None:
             return False
         lock = claimed
+        self._supersede(lock.store_id, superseded)  # after the claim: no other dispatcher batches them meanwhile
         # Claimed first, listed second: only the dispatcher holding the claim spends the List calls. A batch
         # never sent to HealthOmics is let go while another import holds the store: more requests join it later.
         if self._taken_outside(lock, keep_claim=not fresh):
@@ -202,17 +204,35 @@ class ImportQueue:
         )
         return assigned is None
 
-    def _next_batch(self, lock: Lock) -> list[Entry]:
+    def _next_batch(self, lock: Lock) -> tuple[list[Entry], list[tuple[Entry, Entry]]]:
+        """The next batch, and the waiting requests a later one replaces (which are not imported)."""
         since = ""
         if lock.cursor:
             since = _stamp(_parse(arrival_of(lock.cursor)) - ARRIVAL_MARGIN)
         waiting = self.queue.waiting(lock.store_id, since, MAX_SOURCES_PER_IMPORT)
         if not waiting:
-            return []
+            return [], []
         window = timedelta(seconds=self.rules.batch_window_seconds)
         if window and clock.utc_now() - _parse(waiting[0].arrived_at) < window:
-            return []  # the first request's window is still open: more may join
-        return batch_of(waiting, alone=lock.isolate)
+            return [], []  # the first request's window is still open: more may join
+        superseded = superseded_in(waiting)
+        replaced = {earlier.key for earlier, _ in superseded}
+        remaining = [entry for entry in waiting if entry.key not in replaced]
+        return batch_of(remaining, alone=lock.isolate), superseded
+
+    def _supersede(self, store_id: str, superseded: list[tuple[Entry, Entry]]) -> None:
+        for earlier, later in superseded:
+            files = earlier.source_files
+            outcome = Outcome(
+                True,
+                cause=f"{', '.join(files)} {'was' if len(files) == 1 else 'were'} uploaded again before its import "
+                "started; the later request imports its latest content",
+                sources=dict.fromkeys(files, "SUPERSEDED"),
+                superseded_by=later.execution_arn,
+            )
+            token = self.queue.settle(store_id, earlier.key, outcome)
+            if token:
+                self.waker.wake(token, {"wokenBy": "queue", "supersededBy": later.execution_arn})
 
     def _refused(self, lock: Lock, claim: Claim, refusal: ImportRefused) -> bool:
         """HealthOmics refused the request. If an import now holds the store the refusal may be how a busy store
@@ -236,6 +256,19 @@ class ImportQueue:
         if self.rules.batch_window_seconds:
             return min(self.rules.batch_window_seconds, self.rules.check_seconds)
         return self.rules.check_seconds
+
+
+def superseded_in(waiting: list[Entry]) -> list[tuple[Entry, Entry]]:
+    """Waiting requests whose every source file a later waiting request asks for again (the same file uploaded
+    again), each with the latest such request. HealthOmics reads a source by its URI when the import runs, so
+    only the latest content can be imported: once, by the latest request."""
+    superseded = []
+    for index, entry in enumerate(waiting):
+        files = set(entry.source_files)
+        later = [other for other in waiting[index + 1 :] if files <= set(other.source_files)]
+        if later:
+            superseded.append((entry, later[-1]))
+    return superseded
 
 
 def batch_of(waiting: list[Entry], alone: bool = False) -> list[Entry]:

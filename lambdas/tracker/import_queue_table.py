@@ -40,6 +40,7 @@ class Outcome:
     cause: str = ""
     job_status: str = ""
     sources: dict[str, str] = field(default_factory=dict)  # source file -> its final status
+    superseded_by: str = ""  # the later request (its execution) that imports the same files instead
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -48,6 +49,7 @@ class Outcome:
             "cause": self.cause,
             "jobStatus": self.job_status,
             "sources": self.sources,
+            **({"supersededBy": self.superseded_by} if self.superseded_by else {}),
         }
 
     @classmethod
@@ -58,6 +60,7 @@ class Outcome:
             str(value.get("cause", "")),
             str(value.get("jobStatus", "")),
             dict(value.get("sources") or {}),
+            str(value.get("supersededBy", "")),
         )
 
 

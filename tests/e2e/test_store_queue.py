@@ -150,6 +150,37 @@ def test_source_that_fails_inside_a_shared_import_fails_only_its_own_upload(clou
     assert sorted(final["items"].values()) == ["FAILED", "FINISHED", "FINISHED"]
 
 
+def test_a_file_uploaded_again_while_its_import_waits_is_imported_once_and_the_earlier_upload_says_so(
+    cloud: LocalCloud,
+) -> None:
+    # Given a console import holding the store, and one key uploaded twice meanwhile (S3 keeps the latest content,
+    # which is what HealthOmics reads when the import runs)
+    outside_import(cloud, hours=1)
+    cloud.upload("references/genome.fa", b">chr1\nAAAA\n")
+    cloud.wait_for_executions(1)
+    wait_until_time_moves(cloud)
+    cloud.upload("references/genome.fa", b">chr1\nCCCC\n")
+    executions = sorted(cloud.wait_for_executions(2), key=lambda execution: execution["startDate"])
+    earlier, later = (cloud.wait(execution["executionArn"]) for execution in executions)
+
+    # Then the file is imported once, by the later upload's request, which succeeded
+    [_, ours] = imports(cloud)
+    uri = f"s3://{cloud.bucket}/references/genome.fa"
+    assert [source["sourceFile"] for source in ours.items] == [uri]
+    assert cloud.omics.call_count("StartReferenceImportJob") == 1
+    assert later["status"] == "SUCCEEDED"
+    assert json.loads(later["output"])["job"]["jobId"] == ours.job_id
+    # and the earlier upload's execution succeeded too, saying which later request imports the file's content
+    assert earlier["status"] == "SUCCEEDED"
+    assert cloud.states_entered(earlier["executionArn"])[-2:] == ["ImportOutcome", "SourcesSuperseded"]
+    outcome = json.loads(earlier["output"])["turn"]["outcome"]
+    assert outcome["supersededBy"] == later["executionArn"]
+    assert outcome["sources"] == {uri: "SUPERSEDED"}
+    assert outcome["cause"] == (
+        f"{uri} was uploaded again before its import started; the later request imports its latest content"
+    )
+
+
 @pytest.mark.parametrize("busy_error", ["ServiceQuotaExceededException", "ValidationException"])
 def test_store_taken_between_the_check_and_the_start_is_waited_for_whatever_the_answer(
     cloud: LocalCloud, monkeypatch: pytest.MonkeyPatch, busy_error: str

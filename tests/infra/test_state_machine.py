@@ -229,15 +229,16 @@ def test_an_ended_import_names_its_job_and_ends_the_request_with_its_own_outcome
     outcome = states["ImportOutcome"]
     assert outcome["Type"] == "Choice"
     assert _choice_targets(outcome) == [
-        ({"Variable": "$.turn.outcome.succeeded", "BooleanEquals": True}, "SourcesImported")
+        ({"Variable": "$.turn.outcome.supersededBy", "IsPresent": True}, "SourcesSuperseded"),
+        ({"Variable": "$.turn.outcome.succeeded", "BooleanEquals": True}, "SourcesImported"),
     ]
     assert outcome["Default"] == "SourcesNotImported"
 
 
-def test_a_request_whose_sources_were_imported_succeeds(synth: Synthesized) -> None:
-    state = _states(synth)["SourcesImported"]
+def test_a_request_whose_sources_were_imported_or_superseded_succeeds(synth: Synthesized) -> None:
+    states = _states(synth)
 
-    assert state["Type"] == "Succeed"
+    assert states["SourcesImported"]["Type"] == states["SourcesSuperseded"]["Type"] == "Succeed"
 
 
 def test_a_request_whose_sources_were_not_imported_fails_with_the_queues_error_and_cause(synth: Synthesized) -> None:
@@ -464,8 +465,8 @@ def test_definition_reads_only_fields_the_take_turn_handler_returns(synth: Synth
 def test_definition_reads_only_outcome_fields_the_queue_records(synth: Synthesized) -> None:
     read = _paths(synth.definition, "$.turn.outcome.")
 
-    assert read == {"succeeded", "error", "cause"}
-    assert read <= set(Outcome(succeeded=True).to_json())
+    assert read == {"succeeded", "error", "cause", "supersededBy"}
+    assert read <= set(Outcome(succeeded=True, superseded_by="arn:execution").to_json())
 
 
 def test_definition_reads_only_fields_the_poll_handler_returns(synth: Synthesized) -> None:

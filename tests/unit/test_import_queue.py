@@ -22,7 +22,7 @@ from tracker import clock
 from tracker.contract import BudgetExhausted, JobRef, ObservedBy, Table, TrackerError
 from tracker.history import record
 from tracker.history_table import HistoryTable
-from tracker.import_queue import RETRY_CLAIM_AFTER, ImportQueue, QueueRules, batch_of, outcome_for
+from tracker.import_queue import RETRY_CLAIM_AFTER, ImportQueue, QueueRules, batch_of, outcome_for, superseded_in
 from tracker.import_queue_table import Entry, ImportQueueTable, Lock, Outcome
 from tracker.inputs import client_token_for
 from tracker.reference_imports import ImportNotStarted, ImportRefused
@@ -375,8 +375,9 @@ def test_one_import_takes_at_most_100_sources_the_rest_wait_for_the_next(world: 
     assert world.imports.started[2] == Started(STORE, ROLE, batch_token("d"), boto_sources([upload("d")]))
 
 
-def test_a_file_already_in_the_batch_ends_the_batch_and_starts_the_next_one(world: World) -> None:
-    # Given b (x.fa), c (y.fa), d (x.fa again: uploaded anew while waiting), e (z.fa) waiting in that order
+def test_a_file_uploaded_again_while_waiting_is_imported_once_by_the_later_request(world: World) -> None:
+    # Given b (x.fa), c (y.fa), d (x.fa again: uploaded anew while waiting), e (z.fa) waiting in that order,
+    # b's execution parked on its entry
     files = {
         "b": ["s3://uploads/x.fa"],
         "c": ["s3://uploads/y.fa"],
@@ -388,29 +389,42 @@ def test_a_file_already_in_the_batch_ends_the_batch_and_starts_the_next_one(worl
     for number, name in enumerate(files, start=1):
         world.clock.at(number)
         world.turn(request(name, files[name]))
+    world.park("b", "token-b")
     world.end("1000000001", completed("blocker"))
 
     # When the store is free
     world.clock.at(60)
-    world.turn(request("b", files["b"], checks=1))
+    world.turn(request("c", files["c"], checks=1))
 
-    # Then b and c start together; d (x.fa a second time) ends the batch, e after it waits too
+    # Then c, d and e start together: x.fa once, by d, the later upload
     assert world.imports.started[1] == Started(
-        STORE, ROLE, batch_token("b", "c"), boto_sources(files["b"] + files["c"])
+        STORE, ROLE, batch_token("c", "d", "e"), boto_sources(files["c"] + files["d"] + files["e"])
     )
-    assert (world.entry("d").queued, world.entry("e").queued) == (True, True)
+    # and b is not imported: its outcome names d, and its execution is woken to end with it
+    superseded = world.entry("b").outcome
+    assert superseded == Outcome(
+        True,
+        cause="s3://uploads/x.fa was uploaded again before its import started; the later request imports its "
+        "latest content",
+        sources={"s3://uploads/x.fa": "SUPERSEDED"},
+        superseded_by=execution("d"),
+    )
+    assert ("token-b", {"wokenBy": "queue", "supersededBy": execution("d")}) in world.waker.woken
+    assert world.turn(request("b", files["b"], checks=1))["action"] == "done"
+    assert len(world.imports.started) == 2
 
-    # and when their import ends, d and e start together
-    world.end(
-        "1000000002", Snapshot("COMPLETED", items={"s3://uploads/x.fa": "FINISHED", "s3://uploads/y.fa": "FINISHED"})
-    )
-    world.clock.at(120)
-    assert world.turn(request("e", files["e"], checks=1))["action"] == "wait"
-    assert world.imports.started[2] == Started(
-        STORE, ROLE, batch_token("d", "e"), boto_sources(files["d"] + files["e"])
-    )
-    assert (world.entry("d").leader, world.entry("e").leader) == (True, False)
-    assert len(world.imports.started) == 3
+
+def test_superseded_requests_are_those_whose_every_file_a_later_one_asks_for_again() -> None:
+    b, c = make_entry("b", ["s3://x.fa"]), make_entry("c", ["s3://x.fa", "s3://y.fa"])
+    d, e = make_entry("d", ["s3://y.fa"]), make_entry("e", ["s3://x.fa"])
+
+    # b's x.fa is asked for by c and then e: the latest, e, replaces it; c keeps y.fa, which e does not ask for;
+    # d's y.fa is asked for by nobody later
+    assert [(earlier.token, later.token) for earlier, later in superseded_in([b, c, d, e])] == [
+        (token("b"), token("e"))
+    ]
+    assert superseded_in([c, d]) == []
+    assert superseded_in([]) == []
 
 
 def make_entry(name: str, files: list[str]) -> Entry:
