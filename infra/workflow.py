@@ -1,7 +1,8 @@
 """The Standard state machine that starts and follows HealthOmics jobs (one for every job type).
 
 Prepare ─▶ StartOrFollow ─▶ TakeTurn ─▶ Turn? ─▶ WaitForTurn ─▶ (TakeTurn)     ─▶ ImportOutcome ─▶ SourcesImported
-                 │             ▲          └──▶ LeadImport ─┐                          └─▶ SourcesNotImported
+                 │             ▲          └──▶ LeadImport ─┐                          ├─▶ SourcesSuperseded
+                 │             │                           │                          └─▶ SourcesNotImported
                  └─────────────┼───────────────────────────┴▶ PollJob ─▶ JobFinished? ─▶ WaitForChangeOrTimeout ─┐
                                └── (a queued import ended) ───────────────────┤ ▲      ├▶ JobCompleted / JobFailed / …
                                                                               │ ├──────┴─ (event wakes it, or the
