@@ -289,8 +289,24 @@ def find_by_execution(aws: Aws, tracker: Tracker, execution_arn: str, job_type: 
         return missing
     # Ended since the first look: a job it recorded meanwhile is in the history now (an execution records its
     # job before it ends), so look once more; a request that shared another's import names that job in its
-    # output (the import's leader recorded it).
-    return look() or job_in_output(aws, tracker, execution_arn) or missing
+    # output (the import's leader recorded it); one whose file was requested again names the later request.
+    job = look()
+    if job:
+        return job
+    later = superseded_by(aws, execution_arn)
+    if later:
+        return find_by_execution(aws, tracker, later, job_type)
+    return job_in_output(aws, tracker, execution_arn) or missing
+
+
+def superseded_by(aws: Aws, execution_arn: str) -> str | None:
+    """The later request that imports this ended request's files instead (its output's turn.outcome)."""
+    output = aws.sfn.describe_execution(executionArn=execution_arn).get("output") or "{}"
+    try:
+        later = json.loads(output)["turn"]["outcome"].get("supersededBy")
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return None
+    return str(later) if later else None
 
 
 def job_in_output(aws: Aws, tracker: Tracker, execution_arn: str) -> Job | None:

@@ -17,6 +17,7 @@ import pytest
 
 from localcloud.cloud import LocalCloud
 from localcloud.omics import Job, Timeline
+from tests.cli.conftest import run_cli
 
 
 def imports(cloud: LocalCloud) -> list[Job]:
@@ -179,6 +180,10 @@ def test_a_file_uploaded_again_while_its_import_waits_is_imported_once_and_the_e
     assert outcome["cause"] == (
         f"{uri} was uploaded again before its import started; the later request imports its latest content"
     )
+    # and watching the earlier upload follows the later one's import (not "ended without a job")
+    watched = run_cli("watch", earlier["name"], "--interval", "0.05")
+    assert watched.code == 0, watched.stderr
+    assert watched.lines[-1] == f"REFERENCE_IMPORT {ours.job_id} (store {cloud.reference_store_id}) ended COMPLETED"
 
 
 @pytest.mark.parametrize("busy_error", ["ServiceQuotaExceededException", "ValidationException"])
