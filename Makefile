@@ -15,7 +15,8 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 .PHONY: install layer demo test unit e2e synth local bench lint format clean
 
 $(STAMP): requirements.txt requirements-lambda.txt requirements-dev.txt constraints.txt pyproject.toml
-	rm -rf $(VENV)
+	[ "$$($(BIN)/python -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null)" = "$(PYTHON_VERSION)" ] \
+		|| rm -rf $(VENV)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet -r requirements-dev.txt -c constraints.txt
 	$(BIN)/pip install --quiet --no-deps -e .
@@ -23,7 +24,7 @@ $(STAMP): requirements.txt requirements-lambda.txt requirements-dev.txt constrai
 
 # The functions' layer: requirements-lambda.txt's releases (the ones the tests run), as wheels for the functions'
 # runtime and architecture (Lambda: Amazon Linux 2023, arm64), so synthesis needs no Docker and no deploy-time lookup.
-$(LAYER)/.built: requirements-lambda.txt constraints.txt $(STAMP)
+$(LAYER)/.built: requirements-lambda.txt constraints.txt | $(STAMP)
 	rm -rf $(LAYER)
 	$(BIN)/pip install --quiet --target $(LAYER)/python --only-binary=:all: --implementation cp \
 		--python-version $(PYTHON_VERSION) --platform manylinux2014_aarch64 \

@@ -7,7 +7,7 @@ import sys
 from importlib import metadata
 from pathlib import Path
 
-from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
@@ -52,21 +52,6 @@ def layer_code(layer_dir: Path | None = None) -> lambda_.Code:
     return lambda_.Code.from_asset(str(directory), exclude=["**/__pycache__", "**/*.pyc"])
 
 
-def _stack_layer(stack: Stack) -> lambda_.LayerVersion:
-    """One layer version per stack, shared by every function (TrackerFunctions is made in more than one scope)."""
-    existing = stack.node.try_find_child("LambdaPackages")
-    if isinstance(existing, lambda_.LayerVersion):
-        return existing
-    return lambda_.LayerVersion(
-        stack,
-        "LambdaPackages",
-        code=layer_code(),
-        compatible_runtimes=[RUNTIME],
-        compatible_architectures=[ARCHITECTURE],
-        description=f"{', '.join(layer_packages())} for {RUNTIME.name} {ARCHITECTURE.name}"[:256],
-    )
-
-
 class TrackerFunctions(Construct):
     """Creates the tracker's functions in their owners' scopes; they share one code asset and one layer."""
 
@@ -75,7 +60,14 @@ class TrackerFunctions(Construct):
         self._settings = settings
         check_interpreter()
         self._code = lambda_.Code.from_asset(str(LAMBDAS_DIR), exclude=["**/__pycache__", "**/*.pyc"])
-        self._packages = _stack_layer(Stack.of(self))
+        self._packages = lambda_.LayerVersion(
+            self,
+            "Packages",
+            code=layer_code(),
+            compatible_runtimes=[RUNTIME],
+            compatible_architectures=[ARCHITECTURE],
+            description=f"{', '.join(layer_packages())} for {RUNTIME.name} {ARCHITECTURE.name}"[:256],
+        )
 
     def create(
         self,

@@ -38,9 +38,10 @@ _RESERVED_CONCURRENCY = (
 class AccountReferenceStore(Construct):
     """The reference store the stack imports into: the account's one, created only if there is none."""
 
-    def __init__(self, scope: Construct, construct_id: str, *, settings: TrackerSettings) -> None:
+    def __init__(
+        self, scope: Construct, construct_id: str, *, settings: TrackerSettings, functions: TrackerFunctions
+    ) -> None:
         super().__init__(scope, construct_id)
-        functions = TrackerFunctions(self, "Functions", settings=settings)
         self.function = functions.create(
             self,
             "Function",

@@ -23,8 +23,8 @@ class OmicsJobTrackerStack(Stack):
         super().__init__(scope, construct_id, description="Event-driven tracker for AWS HealthOmics jobs", **kwargs)
         self.settings = settings
         self.data_key = TrackerKey(self, "DataKey")  # the tracker's data at rest: table, queues, logs
-        self.storage = TrackerStorage(self, "Storage", settings=settings)
         functions = TrackerFunctions(self, "Functions", settings=settings)
+        self.storage = TrackerStorage(self, "Storage", settings=settings, functions=functions)
         self.workflow = TrackerWorkflow(self, "Workflow", settings=settings, functions=functions, storage=self.storage)
         state_machine = self.workflow.state_machine
         self.job_events = JobEvents(

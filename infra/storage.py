@@ -11,16 +11,19 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from infra.encryption import TrackerKey
+from infra.functions import TrackerFunctions
 from infra.reference_store import AccountReferenceStore
 from infra.settings import TrackerSettings
 from tracker.contract import JOB_TYPES, JobType, Table
 
 
 class TrackerStorage(Construct):
-    def __init__(self, scope: Construct, construct_id: str, *, settings: TrackerSettings) -> None:
+    def __init__(
+        self, scope: Construct, construct_id: str, *, settings: TrackerSettings, functions: TrackerFunctions
+    ) -> None:
         super().__init__(scope, construct_id)
         self.uploads = self._upload_bucket(settings.existing_upload_bucket)
-        self.reference_store_id = self._reference_store(settings)
+        self.reference_store_id = self._reference_store(settings, functions)
         self.reference_store_arn = omics_arn(f"referenceStore/{self.reference_store_id}")
         self.import_role = self._import_role(settings.upload_prefix, settings.import_sources)
         self.history = self._history_table()
@@ -58,11 +61,11 @@ class TrackerStorage(Construct):
             removal_policy=RemovalPolicy.RETAIN,
         )
 
-    def _reference_store(self, settings: TrackerSettings) -> str:
+    def _reference_store(self, settings: TrackerSettings, functions: TrackerFunctions) -> str:
         if settings.reference_store_id:
             return settings.reference_store_id
         # One reference store per account and Region: the account's own, created only if it has none.
-        return AccountReferenceStore(self, "ReferenceStore", settings=settings).reference_store_id
+        return AccountReferenceStore(self, "ReferenceStore", settings=settings, functions=functions).reference_store_id
 
     def _import_role(self, upload_prefix: str, import_sources: tuple[str, ...]) -> iam.Role:
         """HealthOmics assumes this role to read the uploaded files, and the `importSources` locations

@@ -340,7 +340,7 @@ class LocalCloud:
 
     def publish(self, event: dict[str, Any]) -> None:
         """Put an event on the default bus and wait until the Lambda targets it reached have run."""
-        fixes.deliver_event(ACCOUNT, REGION, event)
+        self.deliver(event)
         self.lambdas.wait_idle()
 
     def events(self, execution_arn: str) -> list[dict[str, Any]]:

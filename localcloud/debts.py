@@ -39,7 +39,6 @@ import contextlib
 import hashlib
 import importlib
 import inspect
-import sys
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -141,9 +140,9 @@ SPEED_UPS = (
            "one boto3 client per service serves every task (moto creates one per task; left out: 52 s)")
       for module in (f"{_ASL}.state.exec.state_task.lambda_eval_utils",
                      f"{_TASK_SERVICE}.state_task_service_aws_sdk", f"{_TASK_SERVICE}.state_task_service_sfn")),
-    Debt(f"{_SFN}.asl.utils.json_path:parse", speedups.cached, "8e8fc5e91980",
+    Debt(f"{_SFN}.asl.utils.json_path:parse", speedups.cached, "33a9527fc839",
          "each JSONPath parsed once (moto parses every path each time a state runs; left out with the next: 38 s)"),
-    Debt(f"{_ASL}.common.path.result_path:parse", speedups.cached, "cd433e740d17", "each ResultPath parsed once"),
+    Debt(f"{_ASL}.common.path.result_path:parse", speedups.cached, "33b4fae32035", "each ResultPath parsed once"),
     Debt(f"{_EXECUTION_WORKER}._get_evaluation_entrypoint", speedups.shared_programs, "2b25949ae855",
          "executions of one definition share one parse of it (over 0.1 s each; left out with the next: 33 s)"),
     Debt(f"{_ASL}.eval_component:EvalComponent.heap_key", _as_is(property(speedups.heap_key)), "2531bf43997a",
@@ -192,10 +191,11 @@ def source_sha(target: str) -> str:
     owner, attribute = resolve(target)
     value = inspect.getattr_static(owner, attribute, None)  # a module's `print` is not there until patched
     value = getattr(value, "fget", getattr(value, "__func__", value))
-    # A standard-library function a module imports (copy.deepcopy) changes with Python, not with the library:
-    # what the replacement assumes is how that module uses it.
-    if not inspect.isfunction(value) or value.__module__.split(".")[0] in sys.stdlib_module_names:
-        value = inspect.getmodule(owner)
+    # A function a module imports from another package (copy.deepcopy, jsonpath_ng's parse) changes with that
+    # package: what the replacement assumes is how the importing module uses it.
+    home = inspect.getmodule(owner)
+    if not inspect.isfunction(value) or value.__module__.split(".")[0] != getattr(home, "__name__", "").split(".")[0]:
+        value = home
     return hashlib.sha256(inspect.getsource(value).encode()).hexdigest()[:12]
 
 

@@ -210,7 +210,10 @@ class HistoryLimitReached(RuntimeError):
 
 def history_limit(cloud: LocalCloud, original: Any) -> Any:
     def add_event(self: Any, context: Any, event_type: Any, *args: Any, **kwargs: Any) -> int:
-        if len(self._history_event_list) >= HISTORY_EVENT_LIMIT - 1 and str(event_type) not in _CLOSING_EVENTS:
+        if (
+            len(self._history_event_list) >= HISTORY_EVENT_LIMIT - 1
+            and getattr(event_type, "value", event_type) not in _CLOSING_EVENTS
+        ):
             raise HistoryLimitReached(f"the execution history reached {HISTORY_EVENT_LIMIT} events")
         return int(original(self, context, event_type, *args, **kwargs))
 

@@ -19,6 +19,7 @@ from typing import Any
 from tracker.contract import JOB_TYPES, TERMINAL_STATUSES, JobRef, Table
 from tracker.dynamodb_items import from_item, to_item
 from tracker.history_table import HistoryEntry, HistoryTable
+from tracker.status import settled
 from tracker_cli.stack import Aws, CliError, Tracker
 from tracker_cli.starts import upload_problem
 from tracker_cli.times import parse_moment
@@ -26,7 +27,6 @@ from tracker_cli.times import parse_moment
 ALL_STATUSES = tuple(sorted(set().union(*(spec.statuses for spec in JOB_TYPES.values()))))
 JOB_ID = "jobId"
 # Item statuses that mean the item is done, whichever job type (FINISHED: store jobs; the rest: variant imports).
-ITEM_DONE = frozenset({"FINISHED", "FAILED", "CANCELLED", "COMPLETED", "COMPLETED_WITH_FAILURES"})
 # Store ids are every id of the job-type table but the job id, in its order.
 STORE_ID_NAMES = tuple(dict.fromkeys(f.name for spec in JOB_TYPES.values() for f in spec.ids if f.name != JOB_ID))
 
@@ -86,7 +86,7 @@ class Job:
 
     @property
     def items_done(self) -> int:
-        return sum(1 for status in self.items.values() if status in ITEM_DONE)
+        return sum(1 for status in self.items.values() if settled(status))
 
     def to_json(self) -> dict[str, Any]:
         """The job for --json: the STATE item's attributes, without the keys and the parked task token."""

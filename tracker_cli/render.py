@@ -16,8 +16,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn
 from rich.table import Table
 from rich.text import Text
 
+from tracker.status import settled
 from tracker_cli.failures import FailedExecution, QueuedFailure
-from tracker_cli.jobs import ITEM_DONE, Entry, Job, Span
+from tracker_cli.jobs import Entry, Job, Span
 from tracker_cli.times import shown_duration, shown_time
 
 _STATUS_STYLES = {
@@ -44,7 +45,7 @@ def execution_name(arn: str) -> str:
 
 
 def _items_done(items: dict[str, str]) -> str:
-    return f"{sum(1 for status in items.values() if status in ITEM_DONE)}/{len(items)}"
+    return f"{sum(1 for status in items.values() if settled(status))}/{len(items)}"
 
 
 _BORDERS = 3 * 6 + 1  # "│ x " per column of six, and the closing "│"

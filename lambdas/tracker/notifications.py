@@ -22,7 +22,7 @@ from tracker.contract import (
 from tracker.dynamodb_items import from_item
 from tracker.history import JobState
 from tracker.history_table import HistoryEntry
-from tracker.status import STATUS_CHANGE, settled
+from tracker.status import ITEM_CHANGE, STATUS_CHANGE, settled
 
 # Item statuses that mean this source or read set did not make it (SourceStatus / ReadSetExportJobItemStatus).
 FAILED_ITEM_STATUSES = frozenset({"FAILED", "CANCELLED"})
@@ -54,7 +54,7 @@ class StatusChange(HistoryEntry):
             self.terminal
             and not self.ended
             and self.items_settled
-            and any(change.startswith("item ") for change in self.changes)
+            and any(change.startswith(ITEM_CHANGE) for change in self.changes)
         )
 
     @property
@@ -205,6 +205,11 @@ def publish_job_ended(sns: Any, topic_arn: str, change: StatusChange, execution_
     )
 
 
+def event_mark(change: StatusChange) -> str:
+    """The mark of a change's published event (its message's: ``message#<sequence>``)."""
+    return f"event#{change.sequence}"
+
+
 class Publications(Protocol):
     """The history table as the notifier uses it: a job's state, and marks of what was published."""
 
@@ -224,7 +229,7 @@ def notify(change: StatusChange, events: Any, sns: Any, topic_arn: str, history:
     Returns what this call published."""
     done = history.published(change.job)
     published = []
-    if (mark := f"event#{change.sequence}") not in done:
+    if (mark := event_mark(change)) not in done:
         put_status_event(events, change)
         history.mark_published(change.job, mark)
         published.append(mark)

@@ -33,7 +33,7 @@ def settled(status: str) -> bool:
     return rank(status) == _FINAL_RANK
 
 
-_FINAL_RANK = 3
+_FINAL_RANK = max(_RANK.values())
 
 
 @dataclass(frozen=True)
@@ -98,6 +98,7 @@ def next_snapshot(recorded: Snapshot, observed: Snapshot) -> Snapshot | None:
 
 
 STATUS_CHANGE = "status "  # how a change of the job's own status starts in an entry's `changes`
+ITEM_CHANGE = "item "  # ...and a change of one item's status
 
 
 def describe_changes(before: Snapshot | None, after: Snapshot) -> list[str]:
@@ -108,5 +109,5 @@ def describe_changes(before: Snapshot | None, after: Snapshot) -> list[str]:
     previous_items = before.items if before else {}
     for key, item_status in sorted(after.items.items()):
         if previous_items.get(key) != item_status:
-            changes.append(f"item {key} {previous_items.get(key, '-')} -> {item_status}")
+            changes.append(f"{ITEM_CHANGE}{key} {previous_items.get(key, '-')} -> {item_status}")
     return changes

@@ -51,7 +51,9 @@ def test_execution_that_reaches_25000_history_events_fails(cloud: LocalCloud) ->
     assert described["error"] == "States.Runtime"
     assert "25000 events" in described["cause"]
     pages = sfn.get_paginator("get_execution_history").paginate(executionArn=execution_arn)
-    assert sum(len(page["events"]) for page in pages) <= HISTORY_EVENT_LIMIT
+    events = [event for page in pages for event in page["events"]]
+    assert len(events) <= HISTORY_EVENT_LIMIT
+    assert events[-1]["type"] == "ExecutionFailed"  # the closing event still fits
 
 
 def _calls_per_operation(calls: list[tuple[str, datetime]]) -> dict[str, list[datetime]]:

@@ -12,7 +12,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from tracker.aws_clients import client
 from tracker.contract import METRICS_NAMESPACE
 from tracker.history_table import HistoryTable
-from tracker.notifications import StatusChange, change_from_stream, detection_delay_seconds, notify
+from tracker.notifications import StatusChange, change_from_stream, detection_delay_seconds, event_mark, notify
 from tracker.observability import logger
 from tracker.settings import NotifySettings, load_settings
 
@@ -42,7 +42,7 @@ def record_handler(record: DynamoDBRecord) -> None:
         "Status change published" if published else "Status change already published (a record sent again)",
         extra={"jobKey": change.job.pk, "status": change.status, "published": published},
     )
-    if f"event#{change.sequence}" in published:  # counted once, however often Lambda sends the record
+    if event_mark(change) in published:  # counted once, however often Lambda sends the record
         _emit_metrics(change)
 
 
