@@ -41,6 +41,8 @@ def handler_environment() -> dict[str, str]:
             Env.OMICS_CALL_SHARE: "0.5",
             Env.IMPORT_ROLE_ARN: "arn:aws:iam::123456789012:role/import",
             Env.STALL_LIMITS: '{"REFERENCE_IMPORT": {"IN_PROGRESS": 86400}}',
+            Env.FOLLOW_ALL_JOBS: '["RUN"]',
+            Env.SWEEP_LOOKBACK_SECONDS: "1800",  # account-wide mode on: what JobEvents and the sweep then load
         }
     )
     return {**os.environ, **values, "AWS_DEFAULT_REGION": "us-east-1", "PYTHONPATH": str(LAMBDAS)}

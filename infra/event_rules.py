@@ -46,11 +46,12 @@ def rule_to_function(
     rule_id: str,
     *,
     description: str,
-    event_pattern: events.EventPattern,
     function: lambda_.Function,
     delivery_retries: int,
     max_event_age: Duration,
     function_retries: int = 2,
+    event_pattern: events.EventPattern | None = None,
+    schedule: events.Schedule | None = None,
 ) -> RuleTarget:
     """The rule ``scope/rule_id``, its ``DeadLetters`` and the function's ``Failures`` queue, with alarms."""
     data_key = TrackerKey.of(scope)
@@ -63,7 +64,9 @@ def rule_to_function(
     data_key.allow_event_rule_dead_letters(
         f"{rule_id}DeadLetters", Stack.of(scope).format_arn(service="events", resource="rule", resource_name=name)
     )
-    rule = events.Rule(scope, rule_id, rule_name=name, description=description, event_pattern=event_pattern)
+    rule = events.Rule(
+        scope, rule_id, rule_name=name, description=description, event_pattern=event_pattern, schedule=schedule
+    )
     rule.add_target(
         targets.LambdaFunction(
             function, dead_letter_queue=dead_letters, retry_attempts=delivery_retries, max_event_age=max_event_age

@@ -32,16 +32,23 @@ class JobEvents(Construct):
             handler="tracker.handlers.job_events.handler",
             description="Record HealthOmics job status-change events in the history",
             # The poll schedule: the outcome it wakes an execution with says when that execution polls next.
-            environment={Env.TABLE_NAME: storage.history.table_name, **settings.poll_environment()},
+            environment={
+                Env.TABLE_NAME: storage.history.table_name,
+                **settings.poll_environment(),
+                **settings.account_wide_environment(),
+            },
             timeout_seconds=10,
         )
+        if settings.follow_all_jobs:  # account-wide mode: a job nobody follows gets its execution at its first event
+            self.function.add_environment(Env.STATE_MACHINE_ARN, state_machine.state_machine_arn)
+            state_machine.grant_start_execution(self.function)
         storage.grant_history_writes(self.function)
         storage.grant_job_reads(self.function)  # one Get per event, to record item statuses with the status
         state_machine.grant_task_response(self.function)  # wakes the execution waiting on the job
         self.target = rule_to_function(
             self,
             "JobStatusChanged",
-            description="A HealthOmics import or export job changed status: record it in the history",
+            description="A HealthOmics job changed status: record it in the history",
             event_pattern=events.EventPattern(
                 source=[EVENT_SOURCE], detail_type=[spec.event_detail_type for spec in JOB_TYPES.values()]
             ),

@@ -46,6 +46,7 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from infra.account_wide import AccountWideSweep
 from infra.job_events import JobEvents
 from infra.notifications import JobNotifications
 from infra.settings import TrackerSettings
@@ -66,7 +67,13 @@ DEFERRED_METRIC = "OmicsCallsDeferred"  # tracker.omics_jobs.DEFERRED_METRIC
 OPERATIONS = tuple(OMICS_RATE_LIMITS)  # the HealthOmics operations the functions call
 READS = tuple(spec.get_operation for spec in JOB_TYPES.values())  # the ones a poll makes
 UPLOAD_RESULTS = ("Started", "AlreadyStarted", "Ignored")  # Uploads<Result>: tracker.trigger.UploadResult
-EVENT_RESULTS = ("Recorded", "Unchanged", "Untracked", "Ignored")  # JobEvents<Result>: tracker.job_events.EventResult
+EVENT_RESULTS = (
+    "Recorded",
+    "Followed",
+    "Unchanged",
+    "Untracked",
+    "Ignored",
+)  # JobEvents<Result>: tracker.job_events.EventResult
 DELAY_STATISTICS = ("p50", "p99", "Maximum")
 README = "docs/operating.md#alarms-and-dashboard"
 
@@ -154,6 +161,7 @@ class TrackerMonitoring(Construct):
         notifications: JobNotifications,
         topic: sns.ITopic,
         settings: TrackerSettings,
+        sweep: AccountWideSweep | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         self._topic = topic
@@ -175,12 +183,20 @@ class TrackerMonitoring(Construct):
             "Job event failures": job_events.target.failures,
             "Notification failures": notifications.failures,
         }
+        targets = [upload_trigger.target, job_events.target]
+        if sweep is not None:  # account-wide mode
+            self.functions["Sweep"] = sweep.function
+            self.failure_queues |= {
+                "Sweep dead letters": sweep.target.dead_letters,
+                "Sweep failures": sweep.target.failures,
+            }
+            targets.append(sweep.target)
         # The totals the functions emit besides the series by Operation: an alarm reads at most 10 metrics.
         self.throttled = tracker_metric(THROTTLED_METRIC, label="HealthOmics calls throttled")
         self.deferred = tracker_metric(DEFERRED_METRIC, label="HealthOmics reads deferred by the call budget")
         self._allow_alarms_to_publish()
         specs = [*self._execution_alarms(), *self._function_alarms(), *self._job_alarms(settings)]
-        self.queue_alarms = (*upload_trigger.target.alarms, *job_events.target.alarms, *notifications.alarms)
+        self.queue_alarms = (*(alarm for target in targets for alarm in target.alarms), *notifications.alarms)
         self.alarms: tuple[cloudwatch.Alarm, ...] = (*self.queue_alarms, *(self._alarm(spec) for spec in specs))
         for alarm in self.queue_alarms:
             self._notify(alarm)

@@ -19,6 +19,7 @@ from constructs import IConstruct
 from infra.functions import RUNTIME
 from infra.stack import OmicsJobTrackerStack
 from infra.storage import job_read_grants
+from tracker.contract import JOB_TYPES
 
 _XRAY = "X-Ray PutTraceSegments/PutTelemetryRecords accept only Resource '*' (X-Ray has no resource-level permissions)"
 _BASIC_EXECUTION_ARN = "arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"
@@ -60,6 +61,9 @@ def _function_findings(stack: OmicsJobTrackerStack) -> list[Finding]:
         findings.append((role, f"AwsSolutions-IAM4[Policy::{_BASIC_EXECUTION_ARN}]", _BASIC_EXECUTION))
         if function.runtime.name == RUNTIME.name:
             findings += [(function, rule, _RUNTIME) for rule in ("AwsSolutions-L1", "Serverless-LambdaLatestVersion")]
+        if stack.sweep is not None and function is stack.sweep.function:
+            findings += _sweep_findings(stack, policy)
+            continue
         if id(function) not in readers:
             if _traced(function):
                 findings.append((policy, "AwsSolutions-IAM5[Resource::*]", _XRAY))
@@ -79,6 +83,29 @@ def _function_findings(stack: OmicsJobTrackerStack) -> list[Finding]:
                         f"{', '.join(spec.iam_action for spec in job_types)} is allowed on them",
                     )
                 )
+    return findings
+
+
+def _sweep_findings(stack: OmicsJobTrackerStack, policy: IConstruct) -> list[Finding]:
+    """The sweep lists every followed kind's jobs in the whole account: List operations without resource-level
+    permissions on "*", and those on stores on every store of the kind."""
+    kinds = [JOB_TYPES[kind] for kind in stack.settings.follow_all_jobs]
+    unscoped = sorted(
+        {f"omics:{spec.list_operation}" for spec in kinds if spec.list_iam_resource == "*"}
+        | {f"omics:{spec.store_list_operation}" for spec in kinds if spec.store_list_operation}
+    )
+    reason = f"{_XRAY}; {', '.join(unscoped)} have no resource-level permissions either" if unscoped else _XRAY
+    findings: list[Finding] = [(policy, "AwsSolutions-IAM5[Resource::*]", reason)]
+    stores: dict[str, list[str]] = {}
+    for spec in kinds:
+        if spec.list_iam_resource != "*":
+            stores.setdefault(spec.list_iam_resource, []).append(f"omics:{spec.list_operation}")
+    for resource, actions in stores.items():
+        reason = (
+            f"account-wide mode follows jobs in every {resource.split('/')[0]} of the account, whose ids the sweep "
+            f"only learns by listing; only {', '.join(actions)} is allowed on them"
+        )
+        findings.append((policy, f"AwsSolutions-IAM5[Resource::{_OMICS_ARN}{resource}]", reason))
     return findings
 
 
@@ -174,6 +201,8 @@ def _failure_queues(stack: OmicsJobTrackerStack) -> list[tuple[str, sqs.Queue]]:
         for what, target in (("upload", stack.upload_trigger.target), ("job status", stack.job_events.target))
         for queue in (target.dead_letters, target.failures)
     ]
+    if stack.sweep is not None:
+        queues += [("sweep schedule", stack.sweep.target.dead_letters), ("sweep", stack.sweep.target.failures)]
     return [*queues, ("status change", stack.notifications.failures)]
 
 
@@ -195,7 +224,18 @@ _RESERVED_CONCURRENCY = (
 def _tracker_functions(stack: OmicsJobTrackerStack) -> list[tuple[lambda_.Function, str, str]]:
     """(function, how it is invoked, the AWS APIs it calls besides X-Ray and CloudWatch Logs)."""
     workflow = stack.workflow
-    return [
+    sweep = (
+        [
+            (
+                stack.sweep.function,
+                _ASYNCHRONOUS.format(event="scheduled sweep"),
+                "HealthOmics List*, DynamoDB BatchGetItem and UpdateItem, Step Functions StartExecution",
+            )
+        ]
+        if stack.sweep is not None
+        else []
+    )
+    return sweep + [
         (workflow.prepare_function, _SYNCHRONOUS.format(step="Prepare"), "none: it validates the input"),
         (workflow.poll_function, _SYNCHRONOUS.format(step="PollJob"), "HealthOmics Get*Job, DynamoDB"),
         (
@@ -207,7 +247,7 @@ def _tracker_functions(stack: OmicsJobTrackerStack) -> list[tuple[lambda_.Functi
         (
             stack.job_events.function,
             _ASYNCHRONOUS.format(event="aws.omics status event"),
-            "HealthOmics Get*Job, DynamoDB, Step Functions SendTaskSuccess",
+            "HealthOmics Get*Job, DynamoDB, Step Functions SendTaskSuccess (and StartExecution, account-wide)",
         ),
         (
             stack.notifications.function,
@@ -222,6 +262,8 @@ def _function_pack_findings(stack: OmicsJobTrackerStack) -> list[Finding]:
         id(stack.upload_trigger.function): stack.upload_trigger.target.failures,
         id(stack.job_events.function): stack.job_events.target.failures,
     }
+    if stack.sweep is not None:
+        failures[id(stack.sweep.function)] = stack.sweep.target.failures
     findings: list[Finding] = []
     for function, invoked, apis in _tracker_functions(stack):
         queue = failures.get(id(function))

@@ -95,6 +95,11 @@ class TrackerSettings(BaseModel):
     # How long a job may stay in a non-terminal status before it is reported stalled, in seconds (0: never):
     # {"default": {status: seconds}, "<JOB_TYPE>": {status: seconds}}; each overrides DEFAULT_STALL_LIMITS.
     stalled_after_seconds: dict[str, dict[str, int]] = Field(default_factory=dict, alias="stalledAfterSeconds")
+    # Account-wide mode: every job of these kinds in the account and Region is followed, without anyone starting
+    # an execution (true: every kind; false or []: off). docs/operating.md#following-every-job
+    follow_all_jobs: tuple[str, ...] = Field(default=(), alias="followAllJobs")
+    # How often the account-wide sweep lists the followed kinds' jobs, for jobs whose events were lost.
+    all_jobs_sweep_minutes: int = Field(default=15, ge=5, le=1440, alias="allJobsSweepMinutes")
 
     @field_validator("reference_store_id")
     @classmethod
@@ -115,6 +120,21 @@ class TrackerSettings(BaseModel):
             if not re.fullmatch(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]", bucket) or "*" in str(location):
                 raise ValueError(f"each must be 'bucket/prefix/' (no '*'), got {location!r}")
         return locations
+
+    @field_validator("follow_all_jobs", mode="before")
+    @classmethod
+    def _followed_kinds(cls, value: Any) -> Any:
+        """true/false, a list of job types, or (as ``-c followAllJobs=RUN,READ_SET_IMPORT`` passes it) a string."""
+        if isinstance(value, str):
+            value = {"true": True, "false": False}.get(value.strip().lower(), [v.strip() for v in value.split(",")])
+        if isinstance(value, bool):
+            return tuple(JOB_TYPES) if value else ()
+        if not isinstance(value, list) or not all(isinstance(kind, str) for kind in value):
+            raise ValueError(f"must be true, false or a list of job types, got {value!r}")
+        unknown = [kind for kind in value if kind and kind not in JOB_TYPES]
+        if unknown:
+            raise ValueError(f"{', '.join(map(repr, unknown))}: not a job type ({', '.join(JOB_TYPES)})")
+        return tuple(kind for kind in JOB_TYPES if kind in value)  # the table's order, each once
 
     @field_validator("stalled_after_seconds", mode="before")
     @classmethod
@@ -204,6 +224,10 @@ class TrackerSettings(BaseModel):
             Env.STALL_LIMITS: json.dumps(self.stall_limits(), sort_keys=True),
             **self.omics_environment(),
         }
+
+    def account_wide_environment(self) -> dict[str, str]:
+        """The followed kinds, as JobEvents and the sweep read them (tracker.settings.AccountWideSettings)."""
+        return {Env.FOLLOW_ALL_JOBS: json.dumps(list(self.follow_all_jobs))}
 
     def omics_environment(self) -> dict[str, str]:
         """The call budget share, as each function calling HealthOmics reads it (tracker.settings.OmicsSettings)."""

@@ -7,6 +7,7 @@ from typing import Any
 from aws_cdk import CfnOutput, Stack
 from constructs import Construct
 
+from infra.account_wide import AccountWideSweep
 from infra.encryption import TrackerKey
 from infra.functions import TrackerFunctions
 from infra.job_events import JobEvents
@@ -30,6 +31,18 @@ class OmicsJobTrackerStack(Stack):
         self.job_events = JobEvents(
             self, "JobEvents", settings=settings, functions=functions, storage=self.storage, state_machine=state_machine
         )
+        self.sweep = (
+            AccountWideSweep(
+                self,
+                "AccountWide",
+                settings=settings,
+                functions=functions,
+                storage=self.storage,
+                state_machine=state_machine,
+            )
+            if settings.follow_all_jobs
+            else None
+        )
         self.upload_trigger = UploadTrigger(
             self,
             "UploadTrigger",
@@ -51,6 +64,7 @@ class OmicsJobTrackerStack(Stack):
             notifications=self.notifications,
             topic=self.notifications.topic,
             settings=settings,
+            sweep=self.sweep,
         )
         self._add_outputs()
 

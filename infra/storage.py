@@ -161,6 +161,27 @@ class TrackerStorage(Construct):
                 )
             )
 
+    def grant_job_listing(self, grantee: iam.IGrantable, kinds: tuple[str, ...]) -> None:
+        """The account-wide sweep: the followed kinds' List operations (and their stores'), which of the listed jobs
+        the history knows (BatchGetItem of STATE items), and the call budget's slots (UpdateItem)."""
+        principal = grantee.grant_principal
+        principal.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=["dynamodb:BatchGetItem", "dynamodb:UpdateItem"], resources=[self.history.table_arn]
+            )
+        )
+        grouped: dict[str, set[str]] = {}
+        for spec in (JOB_TYPES[kind] for kind in kinds):
+            grouped.setdefault(spec.list_iam_resource, set()).add(f"omics:{spec.list_operation}")
+            if spec.store_list_operation:  # no resource-level permissions
+                grouped.setdefault("*", set()).add(f"omics:{spec.store_list_operation}")
+        for resource, actions in grouped.items():
+            principal.add_to_principal_policy(
+                iam.PolicyStatement(
+                    actions=sorted(actions), resources=["*" if resource == "*" else omics_arn(resource)]
+                )
+            )
+
 
 def job_read_grants(reference_store_id: str) -> dict[str, list[JobType]]:
     """Job types by the omics resource (``referenceStore/…``, or "*") their Get is allowed on. Ids the

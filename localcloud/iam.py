@@ -198,10 +198,12 @@ def _omics(operation: str, params: dict[str, Any], arn: Callable[[str], str]) ->
             ids = {field.name: str(params.get(field.api_param, "*")) for field in spec.ids}
             resource = "*" if spec.iam_resource == "*" else arn(spec.iam_resource.format(**ids))
             return [Request(spec.iam_action, (resource,))]
-    if operation in ("ListReferenceStores", "CreateReferenceStore"):
+        if spec.list_operation == operation:  # on the store, if the kind has stores (Service Authorization Reference)
+            stores = {field.name: str(params.get(field.api_param, "*")) for field in spec.ids}
+            resource = "*" if spec.list_iam_resource == "*" else arn(spec.iam_resource.format(**stores))
+            return [Request(f"omics:{operation}", (resource,))]
+    if operation in ("ListReferenceStores", "ListSequenceStores", "CreateReferenceStore"):
         return [Request(f"omics:{operation}", ("*",))]  # no resource-level permissions
-    if operation == "ListReferenceImportJobs":  # authorised on the store (Service Authorization Reference)
-        return [Request("omics:ListReferenceImportJobs", (arn(f"referenceStore/{params['referenceStoreId']}"),))]
     if operation != "StartReferenceImportJob":
         return []
     store = arn(f"referenceStore/{params['referenceStoreId']}")

@@ -68,6 +68,10 @@ class JobType:
     # Where the Get response says why (joined with ": " when both are there) and when the job ended.
     message_fields: tuple[str, ...] = ("statusMessage",)
     completion_time_field: str = "completionTime"
+    # How the account-wide sweep finds jobs: the kind's List operation, and for a kind whose jobs live in stores
+    # (its ids before the job id), the List operation of those stores.
+    list_operation: str = ""
+    store_list_operation: str = ""
 
     @property
     def has_items(self) -> bool:
@@ -92,7 +96,15 @@ class JobType:
     @property
     def client_method(self) -> str:
         """The boto3 method: GetReferenceImportJob -> get_reference_import_job."""
-        return re.sub(r"(?<!^)(?=[A-Z])", "_", self.get_operation).lower()
+        return client_method(self.get_operation)
+
+    @property
+    def list_iam_resource(self) -> str:
+        """What the List operation is authorised on: the kind's stores, any of them; "*" for a kind without stores
+        (ListRuns, ListVariantImportJobs: no resource-level permissions)."""
+        if len(self.ids) == 1:
+            return "*"
+        return re.sub(r"\{\w+\}", "*", self.iam_resource)
 
     def get_request(self, ids: dict[str, str]) -> dict[str, str]:
         return {field.api_param: ids[field.name] for field in self.ids}
@@ -141,6 +153,8 @@ JOB_TYPES: dict[str, JobType] = {
         event_detail_type="Reference Import Job Status Change",
         statuses=STORE_JOB_STATUSES,
         iam_resource="referenceStore/{referenceStoreId}",
+        list_operation="ListReferenceImportJobs",
+        store_list_operation="ListReferenceStores",
     ),
     VARIANT_IMPORT: JobType(
         name=VARIANT_IMPORT,
@@ -152,6 +166,7 @@ JOB_TYPES: dict[str, JobType] = {
         event_detail_type="Variant Import Job Status Change",
         statuses=VARIANT_JOB_STATUSES,
         iam_resource="*",
+        list_operation="ListVariantImportJobs",
     ),
     READ_SET_EXPORT: JobType(
         name=READ_SET_EXPORT,
@@ -166,6 +181,8 @@ JOB_TYPES: dict[str, JobType] = {
         event_detail_type="Read Set Export Job Status Change",
         statuses=STORE_JOB_STATUSES,
         iam_resource="sequenceStore/{sequenceStoreId}",
+        list_operation="ListReadSetExportJobs",
+        store_list_operation="ListSequenceStores",
     ),
     READ_SET_IMPORT: JobType(
         name=READ_SET_IMPORT,
@@ -180,6 +197,8 @@ JOB_TYPES: dict[str, JobType] = {
         event_detail_type="Read Set Import Job Status Change",
         statuses=STORE_JOB_STATUSES,
         iam_resource="sequenceStore/{sequenceStoreId}",
+        list_operation="ListReadSetImportJobs",
+        store_list_operation="ListSequenceStores",
     ),
     # Annotation stores, like variant stores, are closed to new customers (since 2025-11-07): followed where they exist.
     ANNOTATION_IMPORT: JobType(
@@ -192,6 +211,7 @@ JOB_TYPES: dict[str, JobType] = {
         event_detail_type="Annotation Import Job Status Change",
         statuses=VARIANT_JOB_STATUSES,
         iam_resource="*",
+        list_operation="ListAnnotationImportJobs",
     ),
     # A workflow run: no items; why it failed is its failureReason (and statusMessage), its end its stopTime. Its
     # event names it by ARN, and by runId in the newer event schema: either is read.
@@ -207,8 +227,14 @@ JOB_TYPES: dict[str, JobType] = {
         iam_resource="run/{jobId}",
         message_fields=("failureReason", "statusMessage"),
         completion_time_field="stopTime",
+        list_operation="ListRuns",
     ),
 }
+
+
+def client_method(operation: str) -> str:
+    """The boto3 method of an API operation: GetReferenceImportJob -> get_reference_import_job."""
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", operation).lower()
 
 
 def job_type_for_event(detail_type: str) -> JobType | None:
@@ -375,6 +401,14 @@ OMICS_RATE_LIMITS: dict[str, float] = {
     "GetVariantImportJob": 1,
     "GetAnnotationImportJob": 1,  # not adjustable either
     "GetRun": 10,
+    # The account-wide sweep's (api-quotas: each List operation shares its kind's row).
+    "ListReferenceStores": 5,
+    "ListSequenceStores": 5,
+    "ListReadSetImportJobs": 5,
+    "ListReadSetExportJobs": 5,
+    "ListVariantImportJobs": 1,
+    "ListAnnotationImportJobs": 1,
+    "ListRuns": 10,
 }
 FATAL_POLL_ERRORS: tuple[type[TrackerError], ...] = (JobNotFound, AccessDenied, RequestRejected)
 
@@ -424,6 +458,8 @@ class Env:
     STORE_QUEUE_CHECK_SECONDS = "STORE_QUEUE_CHECK_SECONDS"
     OMICS_CALL_SHARE = "OMICS_CALL_SHARE"
     STALL_LIMITS = "STALL_LIMITS"  # JSON: job type -> non-terminal status -> seconds (0: never stalled)
+    FOLLOW_ALL_JOBS = "FOLLOW_ALL_JOBS"  # JSON: the job types followed account-wide ([]: the mode is off)
+    SWEEP_LOOKBACK_SECONDS = "SWEEP_LOOKBACK_SECONDS"  # the sweep also lists jobs created this recently, ended or not
 
 
 @dataclass(frozen=True)

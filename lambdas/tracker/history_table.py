@@ -10,16 +10,21 @@ have the version, and the parked task token, that were read).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Self
 
 from botocore.exceptions import ClientError
 
-from tracker.contract import TERMINAL_STATUSES, JobRef, ObservedBy, Table
+from tracker import clock
+from tracker.contract import TERMINAL_STATUSES, JobRef, ObservedBy, ServiceUnavailable, Table
 from tracker.dynamodb_items import from_item, to_item
 from tracker.history import Change, JobState
 from tracker.stalls import Stall
 from tracker.status import Snapshot
+
+_BATCH_GET_MAX = 100  # keys one BatchGetItem reads
+_MAX_BATCH_ROUNDS = 5  # rounds of unprocessed keys (throttled reads) before giving up
 
 
 def event_sk(sequence: int) -> str:
@@ -142,6 +147,24 @@ class HistoryTable:
             stalled=Table.STALLED in state,
             wait_attempt=int(state.get(Table.WAIT_ATTEMPT, 0)),
         )
+
+    def known(self, jobs: Iterable[JobRef]) -> set[str]:
+        """The partition keys of `jobs` that have a STATE item (followed, or marked to be): 100 keys a call."""
+        keys = [self._state_key(job) for job in jobs]
+        found: set[str] = set()
+        for start in range(0, len(keys), _BATCH_GET_MAX):
+            request = {self._table: {"Keys": keys[start : start + _BATCH_GET_MAX], "ProjectionExpression": Table.PK}}
+            for attempt in range(_MAX_BATCH_ROUNDS):
+                if attempt:
+                    clock.sleep(0.05 * 2**attempt)  # unprocessed keys: the table throttled us, back off
+                response = self._dynamodb.batch_get_item(RequestItems=request)
+                found.update(item[Table.PK]["S"] for item in response.get("Responses", {}).get(self._table, []))
+                request = response.get("UnprocessedKeys") or {}
+                if not request:
+                    break
+            else:
+                raise ServiceUnavailable(f"history table: {len(request[self._table]['Keys'])} keys left unread")
+        return found
 
     def write(self, job: JobRef, change: Change, expected: JobState | None) -> bool:
         entry = {

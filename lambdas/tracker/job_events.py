@@ -15,6 +15,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
 from pydantic import BaseModel, ConfigDict, Field
 
+from tracker.account_wide import ExecutionStarter
 from tracker.contract import JobRef, TrackerError, job_type_for_event
 from tracker.event_bridge import parse_event
 from tracker.history import HistoryStore, ObservedBy, Recorded, record
@@ -42,6 +43,7 @@ class JobStatusEvent(EventBridgeModel):
 
 class EventResult(StrEnum):
     RECORDED = "recorded"  # a new history entry
+    FOLLOWED = "followed"  # the first of a job nobody followed: its execution started (account-wide mode)
     UNCHANGED = "unchanged"  # nothing new for a followed job
     UNTRACKED = "untracked"  # no execution follows the job
     IGNORED = "ignored"  # not a usable job status event
@@ -89,20 +91,41 @@ class WakeRules:
     max_polls: int
 
 
-def record_event(event: Any, history: HistoryStore, jobs: JobReader, sfn: Any, rules: WakeRules) -> EventOutcome:
+@dataclass(frozen=True)
+class AccountWide:
+    """Account-wide mode: a job of these kinds that no execution follows gets one at its first event."""
+
+    kinds: frozenset[str]
+    starter: ExecutionStarter
+
+
+def record_event(
+    event: Any,
+    history: HistoryStore,
+    jobs: JobReader,
+    sfn: Any,
+    rules: WakeRules,
+    account_wide: AccountWide | None = None,
+) -> EventOutcome:
     """Record the event's status if it is news, and then wake the execution waiting on the job.
 
     Events carry the job's status but not its items, so a job whose status moves is also read once (Get) and
     the entry holds both, as a poll's would; if the read fails the event's status alone is recorded, and the
     execution is woken to poll (an import's sources must end with their final statuses). An event that
     brings no new status (a duplicate, a late one) costs no Get. A job an execution follows is known from
-    its Prepare (a marker without status), so its first event is recorded as its first entry.
+    its Prepare (a marker without status), so its first event is recorded as its first entry. In account-wide
+    mode, a job nobody follows is marked followed by the execution started for it, before its event is recorded.
     """
     parsed = job_from_event(event)
     if isinstance(parsed, str):
         return EventOutcome(EventResult.IGNORED, reason=parsed)
     job, snapshot = parsed
     state = history.read(job)
+    started = False
+    if state is None and account_wide is not None and job.job_type in account_wide.kinds:
+        execution_arn, started = account_wide.starter.follow(job)
+        history.follow(job, execution_arn)
+        state = history.read(job)
     if state is None:
         return EventOutcome(EventResult.UNTRACKED, job=job, reason="no execution follows this job")
     if state.snapshot is not None and next_snapshot(state.snapshot, snapshot) is None:
@@ -117,7 +140,8 @@ def record_event(event: Any, history: HistoryStore, jobs: JobReader, sfn: Any, r
     if not recorded.changed:
         return EventOutcome(EventResult.UNCHANGED, job=job, recorded=recorded)
     woken = wake_waiting_execution(sfn, job, recorded, rules, with_outcome=read)
-    return EventOutcome(EventResult.RECORDED, job=job, recorded=recorded, reason=woken)
+    result = EventResult.FOLLOWED if started else EventResult.RECORDED
+    return EventOutcome(result, job=job, recorded=recorded, reason=woken)
 
 
 def wake_waiting_execution(sfn: Any, job: JobRef, recorded: Recorded, rules: WakeRules, with_outcome: bool) -> str:

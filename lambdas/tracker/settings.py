@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from typing import TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, Json, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, Json, ValidationError, model_validator
 
 from tracker.contract import Env
 from tracker.schedule import PollSchedule
@@ -48,6 +48,27 @@ class PollSettings(OmicsSettings):
             self.poll_max_wait_seconds,
             self.poll_wait_with_events_seconds,
         )
+
+
+class AccountWideSettings(Settings):
+    """Account-wide mode (off where no kind is followed): JobEvents and the sweep start executions for jobs."""
+
+    follow_all_jobs: Json[tuple[str, ...]] = Field(default=(), alias=Env.FOLLOW_ALL_JOBS)
+    state_machine_arn: str = Field(default="", alias=Env.STATE_MACHINE_ARN)
+
+    @model_validator(mode="after")
+    def _executions_to_start(self) -> AccountWideSettings:
+        if self.follow_all_jobs and not self.state_machine_arn:
+            raise ValueError(f"{Env.STATE_MACHINE_ARN} is required with {Env.FOLLOW_ALL_JOBS}")
+        return self
+
+
+class JobEventSettings(PollSettings, AccountWideSettings):
+    pass
+
+
+class SweepSettings(OmicsSettings, AccountWideSettings):
+    sweep_lookback_seconds: int = Field(alias=Env.SWEEP_LOOKBACK_SECONDS, ge=60)
 
 
 class QueueSettings(PollSettings):

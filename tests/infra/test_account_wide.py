@@ -1,0 +1,93 @@
+"""Account-wide mode (context key followAllJobs): off by default; on, a scheduled sweep and JobEvents may start
+executions, with exactly the List permissions of the followed kinds."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from infra.settings import SettingsError, TrackerSettings
+from tests.infra.stack_template import Synthesized, render, synthesize
+from tracker.settings import SweepSettings
+
+
+@pytest.fixture(scope="module")
+def account_wide(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
+    context = {"followAllJobs": ["RUN", "READ_SET_IMPORT"], "allJobsSweepMinutes": 30}
+    return synthesize(tmp_path_factory.mktemp("cdk.out"), context=context)
+
+
+def test_the_mode_is_off_by_default_no_sweep_and_job_events_start_nothing(synth: Synthesized) -> None:
+    assert synth.stack.sweep is None
+    assert not synth.of_type("AWS::Events::Rule").keys() - {
+        synth.logical_id("JobEvents/JobStatusChanged"),
+        synth.logical_id("UploadTrigger/ReferenceUploaded"),
+    }
+    statements = synth.statements_of_role("JobEvents/Function/ServiceRole")
+    assert not [s for s in statements if "states:StartExecution" in s["Action"]]
+
+
+def test_the_sweep_runs_on_the_configured_schedule_with_its_failure_queues(account_wide: Synthesized) -> None:
+    rule = account_wide.resource("AccountWide/SweepSchedule")["Properties"]
+
+    assert rule["ScheduleExpression"] == "rate(30 minutes)"
+    (target,) = rule["Targets"]
+    assert render(target["Arn"]) == f"${{{account_wide.logical_id('AccountWide/Function')}.Arn}}"
+    assert target["RetryPolicy"] == {"MaximumEventAgeInSeconds": 1800, "MaximumRetryAttempts": 2}
+    assert "DeadLetterConfig" in target
+
+
+def test_the_sweep_reads_the_followed_kinds_and_looks_two_periods_back(account_wide: Synthesized) -> None:
+    variables = account_wide.resource("AccountWide/Function")["Properties"]["Environment"]["Variables"]
+    environment = {key: render(value) for key, value in variables.items()}
+
+    settings = SweepSettings.model_validate(environment)
+
+    assert settings.follow_all_jobs == ("READ_SET_IMPORT", "RUN")
+    assert settings.sweep_lookback_seconds == 3600
+
+
+def test_the_sweep_may_list_only_the_followed_kinds_and_start_executions(account_wide: Synthesized) -> None:
+    statements = account_wide.statements_of_role("AccountWide/Function/ServiceRole")
+    omics = {(action, resource) for s in statements for action in s["Action"] for resource in s["Resource"]}
+    omics = {(action, resource) for action, resource in omics if action.startswith("omics:")}
+
+    sequence_stores = "arn:${AWS::Partition}:omics:${AWS::Region}:${AWS::AccountId}:sequenceStore/*"
+    assert omics == {
+        ("omics:ListRuns", "*"),
+        ("omics:ListSequenceStores", "*"),
+        ("omics:ListReadSetImportJobs", sequence_stores),
+    }
+    machine = f"${{{account_wide.logical_id('Workflow/StateMachine')}}}"
+    assert {"Action": ["states:StartExecution"], "Effect": "Allow", "Resource": [machine]} in statements
+
+
+def test_job_events_may_start_executions_in_account_wide_mode(account_wide: Synthesized) -> None:
+    statements = account_wide.statements_of_role("JobEvents/Function/ServiceRole")
+    variables = account_wide.resource("JobEvents/Function")["Properties"]["Environment"]["Variables"]
+
+    (starts,) = [s for s in statements if "states:StartExecution" in s["Action"]]
+    assert starts["Resource"] == [f"${{{account_wide.logical_id('Workflow/StateMachine')}}}"]
+    assert render(variables["FOLLOW_ALL_JOBS"]) == '["READ_SET_IMPORT", "RUN"]'
+
+
+@pytest.mark.parametrize(
+    ("value", "kinds"),
+    [
+        (True, ("REFERENCE_IMPORT", "VARIANT_IMPORT", "READ_SET_EXPORT", "READ_SET_IMPORT", "ANNOTATION_IMPORT", "RUN")),
+        (False, ()),
+        ([], ()),
+        ("true", 6),
+        ("RUN, READ_SET_IMPORT", ("READ_SET_IMPORT", "RUN")),
+    ],
+)
+def test_follow_all_jobs_takes_true_false_or_job_types(value: object, kinds: object) -> None:
+    followed = TrackerSettings.model_validate({"followAllJobs": value}).follow_all_jobs
+
+    assert (len(followed) if isinstance(kinds, int) else followed) == kinds
+
+
+def test_an_unknown_job_type_stops_synthesis_naming_it(tmp_path: Path) -> None:
+    with pytest.raises(SettingsError, match=r"invalid value for 'followAllJobs': 'RUNS': not a job type"):
+        synthesize(tmp_path, context={"followAllJobs": ["RUNS"]})
