@@ -343,6 +343,14 @@ class LocalCloud:
         self.deliver(event)
         self.lambdas.wait_idle()
 
+    def pass_time(self, seconds: float) -> None:
+        """Let `seconds` of simulated time pass, with everything due in them: executions' waits, HealthOmics' status
+        events (of every job, followed or not), schedule rules."""
+        if self.status_events is None:
+            self.clock.sleep(seconds)
+        else:
+            self.status_events.pass_time(seconds)
+
     def events(self, execution_arn: str) -> list[dict[str, Any]]:
         sfn = self._client("stepfunctions")
         return list(sfn.get_execution_history(executionArn=execution_arn, maxResults=1000)["events"])

@@ -58,6 +58,17 @@ class StatusEventSource:
             self._look_again(lambda: self._deadlines.pop(key, None))
         return endpoint._outcome
 
+    def pass_time(self, seconds: float) -> None:
+        """Sleep on the clock (the test driver), delivering the events of the changes before the end as a task-token
+        wait does: jobs no execution follows yet (account-wide mode) have their events delivered too."""
+        deadline = self._clock.now() + timedelta(seconds=seconds)
+        key = next(self._order)
+        self._look_again(lambda: self._add_wait(key, deadline))
+        try:
+            self._clock.sleep_until(deadline)
+        finally:
+            self._look_again(lambda: self._deadlines.pop(key, None))
+
     def _add_wait(self, key: int, deadline: datetime) -> None:
         self._deadlines[key] = deadline
         heapq.heappush(self._latest, (-deadline.timestamp(), key))

@@ -319,6 +319,8 @@ class OmicsSimulator:
     _recent: dict[str, collections.deque[datetime]] = field(default_factory=dict)  # accepted, last second
     # aws.omics status events: "all" delivered once each, "none" (all lost), or "duplicated" (each twice)
     event_delivery: str = "all"
+    # Jobs (by id) whose every status event is lost, whatever event_delivery says.
+    events_lost_for: set[str] = field(default_factory=set)
     # HealthOmics' events reference lists a run event's runId; its schema (and older examples) only the run's arn.
     # True sends the arn alone: the tracker must read either.
     run_events_without_id: bool = False
@@ -454,7 +456,8 @@ class OmicsSimulator:
                         break
                     status = job.outcome(job.timeline.steps[self._emitted.get(job.job_id, 0)][0])
                     self._emitted[job.job_id] = self._emitted.get(job.job_id, 0) + 1
-                    due.append((moment, self.status_event(job, status)))
+                    if job.job_id not in self.events_lost_for:
+                        due.append((moment, self.status_event(job, status)))
         copies = {"all": 1, "none": 0, "duplicated": 2}[self.event_delivery]
         return [event for _, event in sorted(due, key=lambda pair: pair[0]) for _ in range(copies)]
 

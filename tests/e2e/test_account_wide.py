@@ -1,0 +1,120 @@
+"""Account-wide mode on the local cloud: jobs started directly through HealthOmics, with no execution started by
+anyone, are each followed to their end by exactly one execution: from their first status event (JobEvents), or,
+with every event lost, found by the scheduled sweep (a long run while it runs, a short import after it ended).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from localcloud.cloud import LocalCloud, synthesize
+from localcloud.omics import Job, Timeline
+from tests.cli.conftest import run_cli
+from tests.e2e.conftest import E2E_CONTEXT, running_cloud
+from tests.e2e.test_notifications import Listener
+from tracker.account_wide import follow_execution_name
+from tracker.contract import JobRef
+
+pytestmark = pytest.mark.e2e
+
+SEQUENCE_STORE = "2222222222"
+SWEEP_MINUTES = 15
+RUN_STEPS = [("PENDING", 60), ("STARTING", 120), ("RUNNING", 3000), ("STOPPING", 90)]
+
+
+@pytest.fixture(scope="module")
+def cdk_out_account_wide(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    context = {**E2E_CONTEXT, "followAllJobs": True, "allJobsSweepMinutes": SWEEP_MINUTES}
+    return synthesize(tmp_path_factory.mktemp("cdk.out-account-wide"), context=context)
+
+
+@pytest.fixture
+def account_cloud(cdk_out_account_wide: Path) -> Iterator[LocalCloud]:
+    yield from running_cloud(cdk_out_account_wide)
+
+
+def _ref(job: Job) -> dict[str, str]:
+    return {"jobType": job.job_type, **job.ids}
+
+
+def _history(cloud: LocalCloud, job: Job) -> list[tuple[str, str]]:
+    return [(entry["status"], entry["observedBy"]) for entry in cloud.history(_ref(job))]
+
+
+def _execution_of(cloud: LocalCloud, job: Job) -> dict[str, str]:
+    name = follow_execution_name(JobRef(job.job_type, job.ids))
+    (execution,) = [e for e in cloud.executions() if e["name"] == name]
+    return execution
+
+
+def test_jobs_nobody_started_an_execution_for_are_each_followed_once_to_their_end(account_cloud: LocalCloud) -> None:
+    cloud = account_cloud
+    listener = Listener(cloud)
+    # Given jobs started through HealthOmics directly: their events are delivered...
+    run = cloud.omics.add_job("RUN", Timeline([*RUN_STEPS, ("COMPLETED", 0)]))
+    failing = cloud.omics.add_job(
+        "RUN", Timeline([*RUN_STEPS, ("FAILED", 0)], failure_reason="OUT_OF_MEMORY", status_message="Task align ran out")
+    )
+    reads = cloud.omics.add_job(
+        "READ_SET_IMPORT", Timeline.ending(submitted=60, running=1800), store_id=SEQUENCE_STORE, items=["s3://r/a.fq"]
+    )
+    export = cloud.omics.add_job("READ_SET_EXPORT", Timeline.ending(), store_id=SEQUENCE_STORE, items=["1000000777"])
+    # ...or every one of them is lost: a long run (found while it runs) and a short import (found after its end)
+    lost_run = cloud.omics.add_job("RUN", Timeline([*RUN_STEPS, ("COMPLETED", 0)]))
+    lost_import = cloud.omics.add_job(
+        "READ_SET_IMPORT", Timeline.ending(submitted=30, running=240), store_id=SEQUENCE_STORE, items=["s3://r/b.fq"]
+    )
+    cloud.omics.events_lost_for |= {lost_run.job_id, lost_import.job_id}
+
+    # When three hours pass
+    cloud.pass_time(3 * 3600)
+    cloud.drain()
+
+    # Then each job has exactly one execution, named after it, and none other was started
+    jobs = [run, failing, reads, export, lost_run, lost_import]
+    assert len(cloud.executions()) == len(jobs)
+    statuses = {job.job_id: _execution_of(cloud, job)["status"] for job in jobs}
+    assert statuses == {**{job.job_id: "SUCCEEDED" for job in jobs}, failing.job_id: "FAILED"}
+    # Jobs with events: every status once, in order, from the first event on
+    assert _history(cloud, run) == [
+        ("PENDING", "event"),
+        ("STARTING", "event"),
+        ("RUNNING", "event"),
+        ("STOPPING", "event"),
+        ("COMPLETED", "event"),
+    ]
+    assert _history(cloud, reads) == [("SUBMITTED", "event"), ("IN_PROGRESS", "event"), ("COMPLETED", "event")]
+    assert _history(cloud, export) == [("SUBMITTED", "event"), ("IN_PROGRESS", "event"), ("COMPLETED", "event")]
+    assert cloud.history(_ref(failing))[-1]["status"] == "FAILED"
+    assert cloud.history(_ref(failing))[-1]["statusMessage"] == "OUT_OF_MEMORY: Task align ran out"
+    # Jobs whose events were lost: found by the sweep, then followed by polls to their end
+    assert _history(cloud, lost_run)[0] == ("RUNNING", "poll")
+    assert _history(cloud, lost_run)[-2:] == [("STOPPING", "poll"), ("COMPLETED", "poll")] or _history(
+        cloud, lost_run
+    )[-1] == ("COMPLETED", "poll")
+    assert _history(cloud, lost_import) == [("COMPLETED", "poll")]
+    # The sweep ran on its schedule; the failed run's message names why
+    assert len(cloud.schedule_firings) >= 3 * 60 // SWEEP_MINUTES - 1
+    failed = [m for m in listener.messages() if failing.job_id in m["Subject"]]
+    assert [m["Subject"] for m in failed] == [f"HealthOmics RUN {failing.job_id}: FAILED"]
+    assert "OUT_OF_MEMORY" in failed[0]["Message"]
+    shown = run_cli("show", run.job_id)
+    assert shown.code == 0 and "COMPLETED" in shown.stdout
+
+
+def test_a_job_the_tracker_already_follows_is_not_started_again(account_cloud: LocalCloud) -> None:
+    cloud = account_cloud
+    # Given a run followed from the console before its first event
+    run = cloud.omics.add_job("RUN", Timeline([*RUN_STEPS, ("COMPLETED", 0)]))
+    console = cloud.start_execution(_ref(run))
+
+    # When its events arrive and sweeps run
+    cloud.pass_time(2 * 3600)
+    cloud.drain()
+
+    # Then the console's execution followed it alone, every status recorded once
+    assert [e["executionArn"] for e in cloud.executions()] == [console]
+    assert [status for status, _ in _history(cloud, run)] == ["PENDING", "STARTING", "RUNNING", "STOPPING", "COMPLETED"]
