@@ -165,13 +165,19 @@ TEMPLATE = {
                 "Role": {"Fn::GetAtt": ["ProbeRole", "Arn"]},
             },
         },
+        "Dlq": {"Type": "AWS::SQS::Queue"},
         "Sweep": {
             "Type": "AWS::Events::Rule",
             "Properties": {
                 "ScheduleExpression": "rate(5 minutes)",
                 "State": "ENABLED",
-                "Targets": [
-                    {"Id": "Event", "Arn": PROBE},
+                "Targets": [  # the first as CDK's targets.LambdaFunction(fn, dead_letter_queue=..., ...) makes it
+                    {
+                        "Id": "Event",
+                        "Arn": PROBE,
+                        "DeadLetterConfig": {"Arn": {"Fn::GetAtt": ["Dlq", "Arn"]}},
+                        "RetryPolicy": {"MaximumEventAgeInSeconds": 3600, "MaximumRetryAttempts": 2},
+                    },
                     {"Id": "Constant", "Arn": PROBE, "Input": '{"sweep": "all"}'},
                 ],
             },
@@ -188,12 +194,16 @@ TEMPLATE = {
 }
 
 
+def tiny_stack(cdk_out: Path) -> Path:
+    (cdk_out / "Tiny.template.json").write_text(json.dumps(TEMPLATE))
+    (cdk_out / "asset.probe").mkdir()
+    (cdk_out / "asset.probe" / "schedule_probe.py").write_text("def handler(event, context):\n    return event\n")
+    return cdk_out
+
+
 @pytest.fixture
 def cloud(tmp_path: Path) -> Iterator[LocalCloud]:
-    (tmp_path / "Tiny.template.json").write_text(json.dumps(TEMPLATE))
-    (tmp_path / "asset.probe").mkdir()
-    (tmp_path / "asset.probe" / "schedule_probe.py").write_text("def handler(event, context):\n    return event\n")
-    with LocalCloud(tmp_path, stack_name="Tiny") as cloud:
+    with LocalCloud(tiny_stack(tmp_path), stack_name="Tiny") as cloud:
         yield cloud
 
 
@@ -228,3 +238,16 @@ def test_a_schedule_rule_matches_no_event_on_the_bus(cloud: LocalCloud) -> None:
     cloud.publish({"source": "aws.omics", "detail-type": "Any", "detail": {}})
 
     assert cloud.lambdas.invocations == []
+
+
+def test_on_make_locals_clock_the_rule_fires_on_sped_up_wall_time(tmp_path: Path) -> None:
+    with LocalCloud(tiny_stack(tmp_path), stack_name="Tiny", speed=6000) as cloud:  # 5 minutes in 50 ms
+        start = cloud.clock.now()
+        deadline = time.monotonic() + 10
+        while len(cloud.schedule_firings) < 2 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        cloud.lambdas.wait_idle()
+
+        (_, first), (_, second) = cloud.schedule_firings[:2]
+        assert start < first <= start + 5 * MINUTE and second - first == 5 * MINUTE
+        assert {"sweep": "all"} in [payload for _, payload in cloud.lambdas.async_results]
