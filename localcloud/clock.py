@@ -175,6 +175,7 @@ class TurnClock(SimClock):
         # actors that woke are dropped when they reach the top).
         self._wakeups: dict[Actor, None] = {}  # type: ignore[assignment]
         self._earliest: list[tuple[datetime, int, Actor]] = []
+        self._timers: list[tuple[datetime, int, timedelta, str, Callable[[datetime], None]]] = []  # a heap
         self._closed = False
 
     def close(self) -> None:
@@ -182,6 +183,27 @@ class TurnClock(SimClock):
         of waking later inside whatever runs next in this process (another cloud, a unit test's mocks)."""
         with self._lock:
             self._closed = True
+
+    def every(self, period: timedelta, fire: Callable[[datetime], None], name: str = "timer") -> None:
+        """fire(moment) at now + period, now + 2 * period, ..., each in a turn of its own. A timer is no sleeper:
+        it fires only when time reaches its moment because some sleeper waits until then or later (so it never
+        moves time by itself, and an idle clock stays still), and time about to jump past it stops there first."""
+        with self._lock:
+            heapq.heappush(self._timers, (self._now + period, next(self._order), period, name, fire))
+
+    def _fire_timer(self) -> None:
+        """With the lock held: time moves to the first timer's moment, which fires as an actor on a new thread
+        (queued for its turn here: whatever it starts acts before time moves on)."""
+        moment, _, period, name, fire = heapq.heappop(self._timers)
+        heapq.heappush(self._timers, (moment + period, next(self._order), period, name, fire))
+        self._now = max(self._now, moment)
+        actor = Actor(name, self._lock)
+        self._queue_for_turn(actor)
+        threading.Thread(target=self._run_timer, args=(actor, fire, moment), name=name, daemon=True).start()
+
+    def _run_timer(self, actor: Actor, fire: Callable[[datetime], None], moment: datetime) -> None:
+        with self.turn(actor):
+            fire(moment)
 
     def actor(self, name: str) -> Actor:
         """A new actor, queued for its turn now (call it where the actor is started, in its starter's turn)."""
@@ -281,6 +303,10 @@ class TurnClock(SimClock):
             self._maybe_interrupted = True
             self._give_turn()
             return
+        if self._timers and self._timers[0][0] <= earliest[0][0]:
+            self._fire_timer()
+            self._give_turn()
+            return
         self._now = max(self._now, earliest[0][0])
         # Every one due now (they went to sleep for this very moment): in the order they went to sleep.
         while earliest and earliest[0][0] <= self._now:
@@ -345,6 +371,8 @@ class ScaledClock:
         self._start = start or datetime.now(UTC)
         self._wall = wall
         self._wall_start = wall()
+        self._closed = threading.Event()
+        self._timers: list[threading.Thread] = []
 
     def now(self) -> datetime:
         return self._start + timedelta(seconds=(self._wall() - self._wall_start) * self.speed)
@@ -359,3 +387,24 @@ class ScaledClock:
         while (remaining := (moment - self.now()).total_seconds()) > 0:
             if wake.wait(remaining / self.speed):
                 return
+
+    def every(self, period: timedelta, fire: Callable[[datetime], None], name: str = "timer") -> None:
+        """fire(moment) at now + period, now + 2 * period, ..., on a daemon thread, until close()."""
+        first = self.now() + period
+
+        def run() -> None:
+            for k in itertools.count():
+                moment = first + k * period
+                self.sleep_until(moment, interrupt=self._closed)
+                if self._closed.is_set():
+                    return
+                fire(moment)
+
+        self._timers.append(threading.Thread(target=run, name=name, daemon=True))
+        self._timers[-1].start()
+
+    def close(self) -> None:
+        """The cloud stopped: timers fire no more (one firing now may end first)."""
+        self._closed.set()
+        for timer in self._timers:
+            timer.join(timeout=5)

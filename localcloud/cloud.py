@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import importlib
 import json
 import os
@@ -10,6 +11,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any, cast
 from unittest import mock
@@ -22,7 +24,7 @@ from moto.stepfunctions.parser.models import stepfunctions_parser_backends
 
 from infra.cdk_json import feature_flags
 from localcloud import debts, fixes, iam, stack_registry
-from localcloud.clock import Clock, ScaledClock, SimClock, TurnClock
+from localcloud.clock import ScaledClock, SimClock, TurnClock
 from localcloud.deploy import (
     ACCOUNT,
     REGION,
@@ -32,6 +34,7 @@ from localcloud.deploy import (
     deploy,
     enable_eventbridge_notifications,
     iam_policies,
+    schedule_rules,
     stream_mappings,
 )
 from localcloud.event_source import StatusEventSource
@@ -39,6 +42,7 @@ from localcloud.executions import RunningExecutions
 from localcloud.in_process import InProcessCalls
 from localcloud.lambda_runtime import InProcessLambdaRuntime
 from localcloud.omics import OmicsSimulator
+from localcloud.schedules import scheduled_event
 from localcloud.streams import StreamPoller
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -117,7 +121,7 @@ class LocalCloud:
         # None: the discrete-event SimClock (tests, the demo); a number: wall time that many times faster
         # (`make local`, so a person can watch jobs move).
         # (The SimClock is a TurnClock: actors act one at a time, in the same order on every run.)
-        self.clock: Clock = TurnClock() if speed is None else ScaledClock(speed)
+        self.clock: TurnClock | ScaledClock = TurnClock() if speed is None else ScaledClock(speed)
         turns = self.clock if isinstance(self.clock, TurnClock) else None
         # Whenever an actor stops, the simulated clock looks at once whether time may move.
         recheck: Callable[[], None] = getattr(self.clock, "recheck", lambda: None)
@@ -153,6 +157,7 @@ class LocalCloud:
         self._exit = contextlib.ExitStack()
         self.dynamodb_faults = _dynamodb_faults  # armed by tests: DynamoDbFault(operation, code, when)
         self.dynamodb_requests: list[fixes.DynamoDbRequest] = []  # every request answered, in order
+        self.schedule_firings: list[tuple[str, datetime]] = []  # (rule name, moment): each schedule rule firing
         self.deployment: Deployment
 
     # ---- lifecycle -------------------------------------------------------------------------
@@ -183,14 +188,14 @@ class LocalCloud:
         self.lambdas.async_configs.update(async_configs(self.deployment))
         self.streams.start(stream_mappings(self.deployment))
         enable_eventbridge_notifications(self.deployment)
+        self._start_schedules(self.deployment)
         return self
 
     def __exit__(self, *_: object) -> None:
         try:
             self.drain()
         finally:
-            if isinstance(self.clock, TurnClock):
-                self.clock.close()
+            self.clock.close()
             self._exit.close()
 
     def drain(self, timeout: float = 60) -> None:
@@ -216,7 +221,24 @@ class LocalCloud:
         checked like the tracker's."""
         deployment = deploy(cdk_out, stack_name, self.omics)
         self.policies.by_role.update(iam_policies(deployment).by_role)
+        self._start_schedules(deployment)
         return deployment
+
+    def _start_schedules(self, deployment: Deployment) -> None:
+        """Run the stack's schedule rules on the clock, from now: EventBridge starts a rate schedule when the rule
+        is created (on the simulated clock, a rule fires only while time moves for something else)."""
+        for rule, period in schedule_rules(deployment).items():
+            self.clock.every(period, functools.partial(self._fire_schedule, rule), name=f"schedule {rule}")
+
+    def _fire_schedule(self, rule: str, moment: datetime) -> None:
+        """One firing of an ENABLED schedule rule: its targets get their Input, or the scheduled event."""
+        events = self._client("events")
+        described = events.describe_rule(Name=rule)
+        if described["State"] != "ENABLED":
+            return
+        self.schedule_firings.append((rule, moment))
+        targets = events.list_targets_by_rule(Rule=rule)["Targets"]
+        fixes.deliver_to_targets(self, targets, scheduled_event(described["Arn"], moment))
 
     def _invoke_function(self, name: str, payload: dict[str, Any]) -> tuple[str, bool]:
         """A synchronous invocation by name (what a stream mapping does with each batch)."""

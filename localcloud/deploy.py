@@ -23,6 +23,7 @@ import uuid
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +32,7 @@ import boto3
 from localcloud import iam
 from localcloud.lambda_runtime import AsyncConfig
 from localcloud.omics import OmicsSimulator
+from localcloud.schedules import rate
 from localcloud.streams import StreamMapping
 
 ACCOUNT = "123456789012"
@@ -406,8 +408,16 @@ def _create_function(name: str, props: dict[str, Any], cdk_out: Path) -> None:
 
 
 def _create_rule(name: str, props: dict[str, Any]) -> None:
+    pattern, schedule = props.get("EventPattern"), props.get("ScheduleExpression")
+    if schedule is not None:
+        rate(name, schedule)  # a schedule the local cloud cannot run fails the deploy
     events = boto3.client("events", region_name=REGION)
-    events.put_rule(Name=name, EventPattern=json.dumps(props["EventPattern"]), State=props.get("State", "ENABLED"))
+    events.put_rule(
+        Name=name,
+        **({"EventPattern": json.dumps(pattern)} if pattern is not None else {}),
+        **({"ScheduleExpression": schedule} if schedule is not None else {}),
+        State=props.get("State", "ENABLED"),
+    )
     targets = [
         {
             k: v
@@ -417,6 +427,16 @@ def _create_rule(name: str, props: dict[str, Any]) -> None:
         for target in props.get("Targets", [])
     ]
     events.put_targets(Rule=name, Targets=targets)
+
+
+def schedule_rules(deployment: Deployment) -> dict[str, timedelta]:
+    """The stack's schedule rules: each one's name and period (LocalCloud runs them on its clock)."""
+    resolve = Resolver(deployment)
+    return {
+        deployment.refs[lid]: rate(deployment.refs[lid], resolve(resource["Properties"]["ScheduleExpression"]))
+        for lid, resource in deployment.resources_of("AWS::Events::Rule").items()
+        if "ScheduleExpression" in resource.get("Properties", {})
+    }
 
 
 def enable_eventbridge_notifications(deployment: Deployment) -> None:

@@ -302,28 +302,36 @@ def send_to_targets(cloud: LocalCloud, original: Any) -> Any:
     target kinds are delivered here (async, like EventBridge); others as before."""
 
     def send(self: Any, original_event: dict, transform_input: bool = True) -> None:
-        if not self.event_pattern.matches_event(original_event):
+        # A rule without a pattern (a schedule's) matches no event; moto's empty pattern matches every one.
+        if self.event_pattern.dump() is None or not self.event_pattern.matches_event(original_event):
             return
-        others = []
-        for target in self.targets:
-            arn = parse_arn(target["Arn"])
-            if arn.service not in ("lambda", "states"):
-                others.append(target)
-                continue
-            payload = _transform_input(target, original_event)
-            if arn.service == "lambda":
-                function = lambda_backends[arn.account][arn.region].get_function(arn.resource_id)
-                cloud.lambdas.invoke_async(function, payload)
-            else:
-                boto3.client("stepfunctions", region_name=arn.region).start_execution(
-                    stateMachineArn=target["Arn"], input=json.dumps(payload)
-                )
+        others = deliver_to_targets(cloud, self.targets, original_event)
         if others:
             rule = copy.copy(self)
             rule.targets = others
             original(rule, original_event, transform_input)
 
     return send
+
+
+def deliver_to_targets(cloud: LocalCloud, targets: list[dict[str, Any]], event: dict[str, Any]) -> list[dict[str, Any]]:
+    """Deliver `event` to the Lambda and Step Functions targets (asynchronously, as EventBridge does); return
+    the other targets."""
+    others = []
+    for target in targets:
+        arn = parse_arn(target["Arn"])
+        if arn.service not in ("lambda", "states"):
+            others.append(target)
+            continue
+        payload = _transform_input(target, event)
+        if arn.service == "lambda":
+            function = lambda_backends[arn.account][arn.region].get_function(arn.resource_id)
+            cloud.lambdas.invoke_async(function, payload)
+        else:
+            boto3.client("stepfunctions", region_name=arn.region).start_execution(
+                stateMachineArn=target["Arn"], input=json.dumps(payload)
+            )
+    return others
 
 
 def _transform_input(target: dict[str, Any], event: dict[str, Any]) -> Any:
