@@ -6,6 +6,7 @@ with every event lost, found by the scheduled sweep (a long run while it runs, a
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -59,13 +60,13 @@ def test_jobs_nobody_started_an_execution_for_are_each_followed_once_to_their_en
         "RUN", Timeline([*RUN_STEPS, ("FAILED", 0)], failure_reason="OUT_OF_MEMORY", status_message="Task align ran out")
     )
     reads = cloud.omics.add_job(
-        "READ_SET_IMPORT", Timeline.ending(submitted=60, running=1800), store_id=SEQUENCE_STORE, items=["s3://r/a.fq"]
+        "READ_SET_IMPORT", Timeline.ending(submitted=60, running=1800), store_id=SEQUENCE_STORE, items=["s3://reads/sample-a.fq.gz"]
     )
     export = cloud.omics.add_job("READ_SET_EXPORT", Timeline.ending(), store_id=SEQUENCE_STORE, items=["1000000777"])
     # ...or every one of them is lost: a long run (found while it runs) and a short import (found after its end)
     lost_run = cloud.omics.add_job("RUN", Timeline([*RUN_STEPS, ("COMPLETED", 0)]))
     lost_import = cloud.omics.add_job(
-        "READ_SET_IMPORT", Timeline.ending(submitted=30, running=240), store_id=SEQUENCE_STORE, items=["s3://r/b.fq"]
+        "READ_SET_IMPORT", Timeline.ending(submitted=30, running=240), store_id=SEQUENCE_STORE, items=["s3://reads/sample-b.fq.gz"]
     )
     cloud.omics.events_lost_for |= {lost_run.job_id, lost_import.job_id}
 
@@ -91,10 +92,10 @@ def test_jobs_nobody_started_an_execution_for_are_each_followed_once_to_their_en
     assert cloud.history(_ref(failing))[-1]["status"] == "FAILED"
     assert cloud.history(_ref(failing))[-1]["statusMessage"] == "OUT_OF_MEMORY: Task align ran out"
     # Jobs whose events were lost: found by the sweep, then followed by polls to their end
-    assert _history(cloud, lost_run)[0] == ("RUNNING", "poll")
-    assert _history(cloud, lost_run)[-2:] == [("STOPPING", "poll"), ("COMPLETED", "poll")] or _history(
-        cloud, lost_run
-    )[-1] == ("COMPLETED", "poll")
+    # (the run's 90 s in STOPPING fall between two polls)
+    assert _history(cloud, lost_run) == [("RUNNING", "poll"), ("COMPLETED", "poll")]
+    first_seen = datetime.fromisoformat(cloud.history(_ref(lost_run))[0]["observedAt"])
+    assert first_seen - lost_run.created <= timedelta(minutes=SWEEP_MINUTES + 1)  # by the first sweep
     assert _history(cloud, lost_import) == [("COMPLETED", "poll")]
     # The sweep ran on its schedule; the failed run's message names why
     assert len(cloud.schedule_firings) >= 3 * 60 // SWEEP_MINUTES - 1
@@ -118,3 +119,20 @@ def test_a_job_the_tracker_already_follows_is_not_started_again(account_cloud: L
     # Then the console's execution followed it alone, every status recorded once
     assert [e["executionArn"] for e in cloud.executions()] == [console]
     assert [status for status, _ in _history(cloud, run)] == ["PENDING", "STARTING", "RUNNING", "STOPPING", "COMPLETED"]
+
+
+def test_the_trackers_own_import_is_followed_by_its_upload_execution_alone(account_cloud: LocalCloud) -> None:
+    cloud = account_cloud
+    # Given an upload: its execution starts the import and records the start answer before any event
+    cloud.upload("references/genome.fa")
+
+    # When the import's events arrive and sweeps run
+    cloud.pass_time(2 * 3600)
+    cloud.drain()
+
+    # Then no second execution follows it
+    (execution,) = cloud.executions()
+    assert execution["status"] == "SUCCEEDED" and not execution["name"].startswith("follow-")
+    (job,) = [job for job in cloud.omics.jobs.values() if job.job_type == "REFERENCE_IMPORT"]
+    ref = {"jobType": "REFERENCE_IMPORT", "referenceStoreId": cloud.reference_store_id, "jobId": job.job_id}
+    assert [entry["status"] for entry in cloud.history(ref)] == ["SUBMITTED", "IN_PROGRESS", "COMPLETED"]
