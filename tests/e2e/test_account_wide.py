@@ -56,17 +56,22 @@ def test_jobs_nobody_started_an_execution_for_are_each_followed_once_to_their_en
     listener = Listener(cloud)
     # Given jobs started through HealthOmics directly: their events are delivered...
     run = cloud.omics.add_job("RUN", Timeline([*RUN_STEPS, ("COMPLETED", 0)]))
-    failing = cloud.omics.add_job(
-        "RUN", Timeline([*RUN_STEPS, ("FAILED", 0)], failure_reason="OUT_OF_MEMORY", status_message="Task align ran out")
-    )
+    failed_run = Timeline([*RUN_STEPS, ("FAILED", 0)], "Task align ran out", failure_reason="OUT_OF_MEMORY")
+    failing = cloud.omics.add_job("RUN", failed_run)
     reads = cloud.omics.add_job(
-        "READ_SET_IMPORT", Timeline.ending(submitted=60, running=1800), store_id=SEQUENCE_STORE, items=["s3://reads/sample-a.fq.gz"]
+        "READ_SET_IMPORT",
+        Timeline.ending(submitted=60, running=1800),
+        store_id=SEQUENCE_STORE,
+        items=["s3://reads/sample-a.fq.gz"],
     )
     export = cloud.omics.add_job("READ_SET_EXPORT", Timeline.ending(), store_id=SEQUENCE_STORE, items=["1000000777"])
     # ...or every one of them is lost: a long run (found while it runs) and a short import (found after its end)
     lost_run = cloud.omics.add_job("RUN", Timeline([*RUN_STEPS, ("COMPLETED", 0)]))
     lost_import = cloud.omics.add_job(
-        "READ_SET_IMPORT", Timeline.ending(submitted=30, running=240), store_id=SEQUENCE_STORE, items=["s3://reads/sample-b.fq.gz"]
+        "READ_SET_IMPORT",
+        Timeline.ending(submitted=30, running=240),
+        store_id=SEQUENCE_STORE,
+        items=["s3://reads/sample-b.fq.gz"],
     )
     cloud.omics.events_lost_for |= {lost_run.job_id, lost_import.job_id}
 

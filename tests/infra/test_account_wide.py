@@ -9,6 +9,7 @@ import pytest
 
 from infra.settings import SettingsError, TrackerSettings
 from tests.infra.stack_template import Synthesized, render, synthesize
+from tracker.contract import JOB_TYPES
 from tracker.settings import SweepSettings
 
 
@@ -75,7 +76,7 @@ def test_job_events_may_start_executions_in_account_wide_mode(account_wide: Synt
 @pytest.mark.parametrize(
     ("value", "kinds"),
     [
-        (True, ("REFERENCE_IMPORT", "VARIANT_IMPORT", "READ_SET_EXPORT", "READ_SET_IMPORT", "ANNOTATION_IMPORT", "RUN")),
+        (True, tuple(JOB_TYPES)),
         (False, ()),
         ([], ()),
         ("true", 6),
