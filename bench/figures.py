@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import statistics
 from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -202,7 +202,20 @@ def dynamodb_use(cloud: LocalCloud, mark: Mark) -> dict[str, Any]:
 
 def terminal_recorded_at(cloud: LocalCloud, mark: Mark, pks: set[str]) -> dict[str, datetime]:
     """When each job's terminal status was written into its history (the first such write)."""
-    from tracker.contract import TERMINAL_STATUSES, Table
+    from tracker.contract import TERMINAL_STATUSES
+
+    return _recorded_at(cloud, mark, pks, lambda status: status in TERMINAL_STATUSES)
+
+
+def first_recorded_at(cloud: LocalCloud, mark: Mark, pks: set[str]) -> dict[str, datetime]:
+    """When each job's first history entry was written."""
+    return _recorded_at(cloud, mark, pks, lambda status: bool(status))
+
+
+def _recorded_at(
+    cloud: LocalCloud, mark: Mark, pks: set[str], wanted: Callable[[str | None], bool]
+) -> dict[str, datetime]:
+    from tracker.contract import Table
 
     recorded: dict[str, datetime] = {}
     for request in cloud.dynamodb_requests[mark.dynamodb :]:
@@ -211,7 +224,7 @@ def terminal_recorded_at(cloud: LocalCloud, mark: Mark, pks: set[str]) -> dict[s
         for entry in request.params["TransactItems"]:
             item = entry.get("Put", {}).get("Item", {})
             pk = item.get(Table.PK, {}).get("S")
-            if pk in pks and item.get(Table.STATUS, {}).get("S") in TERMINAL_STATUSES:
+            if pk in pks and wanted(item.get(Table.STATUS, {}).get("S")):
                 recorded.setdefault(pk, request.at)
     return recorded
 

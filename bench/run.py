@@ -3,6 +3,8 @@
 Scenarios (bench/scenarios.py), each on a fresh local cloud in a process of its own, two at a time (two cores):
 - 1,000 jobs of the three followed types at once (1 to 2 hours each), with HealthOmics' events delivered and with
   every event lost;
+- account-wide mode: 1,000 jobs of all six kinds started outside the tracker (no execution started by anyone),
+  every 20th with all its events lost;
 - a burst of 200 reference uploads into the stack's one store;
 - jobs of 10 minutes to 24 hours followed by the tracker (events delivered / lost) and by the classic poller of the
   CDK README (Wait 30 s or 60 s → Get → Choice), their ends not aligned to the poll interval.
@@ -39,6 +41,8 @@ LENGTHS_HOURS = {"10 min": 1 / 6, "1 h": 1.0, "6 h": 6.0, "24 h": 24.0}
 # still running at a poll past it, and every 6 h and 24 h job, stall, so each figure includes what finding them costs.
 STALL_LIMIT_SECONDS = 2700
 BENCH_CONTEXT = {"stalledAfterSeconds": {"default": {"IN_PROGRESS": STALL_LIMIT_SECONDS}}}
+ACCOUNT_WIDE_CONTEXT = {**BENCH_CONTEXT, "followAllJobs": True}
+LOST_EVERY = 20  # in the account-wide run, every 20th job's events are all lost
 RUNNERS = {
     "tracker-events": "tracker, events delivered",
     "tracker-no-events": "tracker, all events lost",
@@ -59,11 +63,13 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="bench-") as out:
         print("Synthesizing the tracker and the classic poller ...", flush=True)
         tracker = synthesize(Path(out) / "tracker", context=BENCH_CONTEXT)
+        account_wide = synthesize(Path(out) / "account-wide", context=ACCOUNT_WIDE_CONTEXT)
         baseline = synthesize(Path(out) / "baseline", app=ROOT / "bench" / "baseline_app.py")
         # Longest first, so the two workers finish together.
         tasks: dict[tuple[str, ...], tuple[Callable[..., dict[str, Any]], tuple[Any, ...]]] = {
             ("scale", "events lost"): (scenarios.at_scale, (tracker, args.jobs, "none")),
             ("scale", "events delivered"): (scenarios.at_scale, (tracker, args.jobs, "all")),
+            ("account-wide",): (scenarios.account_wide, (account_wide, args.jobs, LOST_EVERY)),
         }
         for label, hours in reversed(LENGTHS_HOURS.items()):
             for runner, name in RUNNERS.items():
@@ -72,6 +78,7 @@ def main(argv: list[str] | None = None) -> int:
         figures = _run_all(tasks)
     results: dict[str, Any] = {
         "scale": {name: figures["scale", name] for name in ("events delivered", "events lost")},
+        "account_wide": figures["account-wide",],
         "burst": figures["burst",],
         "side_by_side": {
             label: {name: figures["side", label, name] for name in RUNNERS.values()} for label in LENGTHS_HOURS
@@ -178,7 +185,8 @@ def _per_change_rows(results: dict[str, Any]) -> list[str]:
         "| $ / 1,000 job-days vs poller 60 s |",
         "|---|---|---|---|---|---|",
     ]
-    for name, run in results["scale"].items():
+    runs = {**results["scale"], "account-wide": results["account_wide"]}
+    for name, run in runs.items():
         events = ", ".join(f"{result} {count}" for result, count in run["job_events"].items()) or "-"
         cost = run["cost_usd_per_1000_job_days"]
         rows.append(
@@ -186,6 +194,22 @@ def _per_change_rows(results: dict[str, Any]) -> list[str]:
             f"| {run['get_calls_per_change']} | {events} | {poller / cost:.1f}x cheaper |"
         )
     return rows
+
+
+def _account_wide_rows(run: dict[str, Any]) -> list[str]:
+    """Account-wide mode: jobs nobody started an execution for, found by their first event or by the sweep."""
+    seen, lost = run["first_seen_seconds"]["events delivered"], run["first_seen_seconds"]["events lost"]
+    calls = sum(run["list_calls"].values())
+    return [
+        "",
+        "| account-wide run | executions (jobs followed by more than one) | started by a first event / by the sweep "
+        "| created → first entry p50 / p99 (s): events / events lost | sweeps, List calls (per sweep) |",
+        "|---|---|---|---|---|",
+        f"| {run['jobs']} jobs, {run['jobs_with_events_lost']} with every event lost | {run['executions']} "
+        f"({run['jobs_followed_by_more_than_one_execution']}) | {run['job_events'].get('followed', 0)} / "
+        f"{run['executions'] - run['job_events'].get('followed', 0)} | {seen['p50']:.0f} / {seen['p99']:.0f} ; "
+        f"{lost['p50']:.0f} / {lost['p99']:.0f} | {run['sweeps']}, {calls} ({calls / max(run['sweeps'], 1):.1f}) |",
+    ]
 
 
 def _stall_rows(scale: dict[str, dict[str, Any]]) -> list[str]:
@@ -213,6 +237,8 @@ def render(results: dict[str, Any]) -> str:
         "|---|---|---|---|---|---|---|---|---|",
     ]
     runs = [(f"{run['jobs']} jobs, {name}", run) for name, run in results["scale"].items()]
+    wide = results["account_wide"]
+    runs.append((f"{wide['jobs']} jobs, account-wide ({wide['jobs_with_events_lost']} with every event lost)", wide))
     burst = results["burst"]
     runs.append((f"burst of {burst['uploads']} uploads into one store ({burst['imports_started']} imports)", burst))
     for name, run in runs:
@@ -232,6 +258,7 @@ def render(results: dict[str, Any]) -> str:
             f"{transitions} | {gets} | {writes} | {cost} |"
         )
     rows += _per_change_rows(results)
+    rows += _account_wide_rows(wide)
     rows += _stall_rows(results["scale"])
     rows += _side_by_side_rows(results["side_by_side"])
     imports = results["cold_starts"]

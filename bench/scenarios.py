@@ -14,11 +14,19 @@ from typing import Any
 
 import boto3
 
-from bench.figures import Mark, summarize, terminal_recorded_at
+from bench.figures import Mark, first_recorded_at, latency_summary, summarize, terminal_recorded_at
 from localcloud.cloud import REGION, LocalCloud
 from localcloud.omics import Job, Timeline
 
 JOB_TYPES = ("READ_SET_EXPORT", "VARIANT_IMPORT", "REFERENCE_IMPORT")
+ACCOUNT_WIDE_KINDS = (
+    "RUN",
+    "READ_SET_IMPORT",
+    "READ_SET_EXPORT",
+    "VARIANT_IMPORT",
+    "ANNOTATION_IMPORT",
+    "REFERENCE_IMPORT",
+)
 SUBMITTED_SECONDS = 60
 EXPORT_STORE = "2222222222"
 # Ends a fixed number of seconds past the whole minute would line up with a 30 s or 60 s poll interval: these
@@ -32,18 +40,30 @@ def quiet() -> None:
     warnings.filterwarnings("ignore")
 
 
+# Each kind's items (one per job), by the job's index: a read-set export's read set, an import's source file.
+_ITEMS = {
+    "READ_SET_EXPORT": "{index:010d}",
+    "VARIANT_IMPORT": "s3://bench-variants/{index}.vcf.gz",
+    "READ_SET_IMPORT": "s3://bench-reads/{index}.fastq.gz",
+    "ANNOTATION_IMPORT": "s3://bench-annotations/{index}.gff3",
+}
+RUN_STEPS_SECONDS = (("PENDING", 60), ("STARTING", 120), ("STOPPING", 60))  # a run's RUNNING lasts the rest
+
+
 def _add_job(cloud: LocalCloud, job_type: str, seconds: float, index: int) -> tuple[Job, dict[str, str]]:
-    timeline = Timeline.ending(submitted=SUBMITTED_SECONDS, running=seconds - SUBMITTED_SECONDS)
-    if job_type == "READ_SET_EXPORT":
-        job = cloud.omics.add_job(job_type, timeline, store_id=EXPORT_STORE, items=[f"{index:010d}"])
-        return job, {"jobType": job_type, "sequenceStoreId": EXPORT_STORE, "jobId": job.job_id}
-    if job_type == "VARIANT_IMPORT":
-        job = cloud.omics.add_job(job_type, timeline, items=[f"s3://bench-variants/{index}.vcf.gz"])
-        return job, {"jobType": job_type, "jobId": job.job_id}
-    store = cloud.reference_store_id
-    job = cloud.omics.add_job(job_type, timeline, store_id=store)
-    job.items = [{"sourceFile": f"s3://bench-references/{index}.fa", "name": f"ref-{index}"}]
-    return job, {"jobType": job_type, "referenceStoreId": store, "jobId": job.job_id}
+    """A job of `seconds` started outside the tracker, and its follow input."""
+    if job_type == "RUN":
+        (pending, starting, stopping) = RUN_STEPS_SECONDS
+        running = ("RUNNING", seconds - sum(step[1] for step in RUN_STEPS_SECONDS))
+        job = cloud.omics.add_job(job_type, Timeline([pending, starting, running, stopping, ("COMPLETED", 0)]))
+    else:
+        timeline = Timeline.ending(submitted=SUBMITTED_SECONDS, running=seconds - SUBMITTED_SECONDS)
+        store = cloud.reference_store_id if job_type == "REFERENCE_IMPORT" else EXPORT_STORE
+        items = [_ITEMS[job_type].format(index=index)] if job_type in _ITEMS else []
+        job = cloud.omics.add_job(job_type, timeline, store_id=store, items=items)
+        if job_type == "REFERENCE_IMPORT":
+            job.items = [{"sourceFile": f"s3://bench-references/{index}.fa", "name": f"ref-{index}"}]
+    return job, {"jobType": job_type, **job.ids}
 
 
 def _job_pk(ref: dict[str, str]) -> str:
@@ -98,6 +118,48 @@ def at_scale(cdk_out: Path, count: int, events: str, min_hours: float = 1, max_h
                 cloud.start_execution(ref)
         cloud.drain(timeout=3600)
         return _tracker_figures(cloud, mark, jobs, refs)
+
+
+def account_wide(cdk_out: Path, count: int, lost_every: int) -> dict[str, Any]:
+    """Account-wide mode: `count` jobs of every kind started at once outside the tracker (no execution started by
+    anyone), of 1 to 2 hours; every `lost_every`-th job's events are all lost (the sweep finds it)."""
+    quiet()
+    with LocalCloud(cdk_out) as cloud:
+        mark = Mark.now(cloud)
+        jobs, refs = [], []
+        with cloud.at_one_moment():
+            for index in range(count):
+                seconds = (1 + index / max(count - 1, 1)) * 3600
+                job, ref = _add_job(cloud, ACCOUNT_WIDE_KINDS[index % len(ACCOUNT_WIDE_KINDS)], seconds, index)
+                jobs.append(job)
+                refs.append(ref)
+                if index % lost_every == lost_every - 1:
+                    cloud.omics.events_lost_for.add(job.job_id)
+        cloud.pass_time(2 * 3600 + 1800)
+        cloud.drain(timeout=3600)
+        # EventBridge's scheduled events, priced as custom events (the cautious reading of its pricing).
+        sweeps = len(cloud.schedule_firings)
+        figures = _tracker_figures(cloud, mark, jobs, refs, custom_events=sweeps)
+        pks = {_job_pk(ref): job for job, ref in zip(jobs, refs, strict=True)}
+        first_seen = first_recorded_at(cloud, mark, set(pks))
+        lost = {pk for pk, job in pks.items() if job.job_id in cloud.omics.events_lost_for}
+
+        def seen_after(which: set[str]) -> dict[str, float | None]:
+            return latency_summary([(first_seen[pk] - pks[pk].created).total_seconds() for pk in which])
+
+        states = [item for item in cloud.table_items() if item["sk"] == "STATE" and item["pk"] in pks]
+        figures.update(
+            sweeps=sweeps,
+            list_calls=dict(Counter(op for op, _ in cloud.omics.calls[mark.omics :] if op.startswith("List"))),
+            jobs_with_events_lost=len(lost),
+            # From the job's creation to its first history entry (an event's, or the first poll after the sweep).
+            first_seen_seconds={
+                "events delivered": seen_after(set(first_seen) - lost),
+                "events lost": seen_after(set(first_seen) & lost),
+            },
+            jobs_followed_by_more_than_one_execution=sum(1 for item in states if len(item["executionArns"]) > 1),
+        )
+        return figures
 
 
 def upload_burst(cdk_out: Path, uploads: int) -> dict[str, Any]:

@@ -86,9 +86,10 @@ class HistoryStore(Protocol):
 
     def link_execution(self, job: JobRef, execution_arn: str) -> None: ...
 
-    def follow(self, job: JobRef, execution_arn: str) -> None:
+    def follow(self, job: JobRef, execution_arn: str) -> JobState:
         """Mark the job followed by `execution_arn` before anything is observed (a STATE item at version 0, no
-        status): a status event that comes first is then recorded as the first entry. Keeps a recorded state."""
+        status): a status event that comes first is then recorded as the first entry. Keeps a recorded state, and
+        returns the state as it is now."""
         ...
 
 

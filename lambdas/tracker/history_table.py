@@ -125,28 +125,7 @@ class HistoryTable:
 
     def read(self, job: JobRef) -> JobState | None:
         state = self.state_item(job)
-        if state is None:
-            return None
-        return JobState(
-            snapshot=None
-            if Table.STATUS not in state
-            else Snapshot(
-                status=state[Table.STATUS],
-                status_message=state.get(Table.STATUS_MESSAGE, ""),
-                items=dict(state.get(Table.ITEMS, {})),
-                item_messages=dict(state.get(Table.ITEM_MESSAGES, {})),
-                creation_time=state.get(Table.CREATION_TIME, ""),
-                completion_time=state.get(Table.COMPLETION_TIME, ""),
-            ),
-            version=int(state[Table.VERSION]),
-            events_seen=Table.LAST_EVENT_AT in state,
-            execution_arns=frozenset(state.get(Table.EXECUTION_ARNS, set())),
-            wait_token=state.get(Table.WAIT_TOKEN),
-            # A state written before statusSince existed: its last change is the latest the status can have begun.
-            status_since=str(state.get(Table.STATUS_SINCE) or state.get(Table.STATUS_INDEX_SK, "")),
-            stalled=Table.STALLED in state,
-            wait_attempt=int(state.get(Table.WAIT_ATTEMPT, 0)),
-        )
+        return None if state is None else _job_state(state)
 
     def known(self, jobs: Iterable[JobRef]) -> set[str]:
         """The partition keys of `jobs` that have a STATE item (followed, or marked to be): 100 keys a call."""
@@ -254,9 +233,9 @@ class HistoryTable:
             "ExpressionAttributeValues": to_item(values),
         }
 
-    def follow(self, job: JobRef, execution_arn: str) -> None:
+    def follow(self, job: JobRef, execution_arn: str) -> JobState:
         # A marker only where nothing is recorded: version and terminal are what a parked wait is conditional on.
-        self._dynamodb.update_item(
+        response = self._dynamodb.update_item(
             TableName=self._table,
             Key=self._state_key(job),
             UpdateExpression="SET #type = :type, #ids = :ids, #version = if_not_exists(#version, :zero), "
@@ -279,7 +258,9 @@ class HistoryTable:
                     ":arns": {execution_arn},
                 }
             ),
+            ReturnValues="ALL_NEW",
         )
+        return _job_state(from_item(response["Attributes"]))
 
     def report_stall(self, job: JobRef, stall: Stall, version: int, execution_arn: str | None) -> bool:
         """The STALLED# item (once per status) and the STATE's ``stalled`` map, if the state is still `version`
@@ -350,3 +331,26 @@ class HistoryTable:
             if "LastEvaluatedKey" not in page:
                 return items
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def _job_state(state: dict[str, Any]) -> JobState:
+    return JobState(
+        snapshot=None
+        if Table.STATUS not in state
+        else Snapshot(
+            status=state[Table.STATUS],
+            status_message=state.get(Table.STATUS_MESSAGE, ""),
+            items=dict(state.get(Table.ITEMS, {})),
+            item_messages=dict(state.get(Table.ITEM_MESSAGES, {})),
+            creation_time=state.get(Table.CREATION_TIME, ""),
+            completion_time=state.get(Table.COMPLETION_TIME, ""),
+        ),
+        version=int(state[Table.VERSION]),
+        events_seen=Table.LAST_EVENT_AT in state,
+        execution_arns=frozenset(state.get(Table.EXECUTION_ARNS, set())),
+        wait_token=state.get(Table.WAIT_TOKEN),
+        # A state written before statusSince existed: its last change is the latest the status can have begun.
+        status_since=str(state.get(Table.STATUS_SINCE) or state.get(Table.STATUS_INDEX_SK, "")),
+        stalled=Table.STALLED in state,
+        wait_attempt=int(state.get(Table.WAIT_ATTEMPT, 0)),
+    )

@@ -19,6 +19,7 @@ SETTINGS = load_settings(PrepareSettings)
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     prepared = prepare_execution(event.get("input"), SETTINGS.reference_store_id, SETTINGS.poll_schedule)
-    mark_followed(prepared, HistoryTable(client("dynamodb"), SETTINGS.table_name), event["executionArn"])
+    history = HistoryTable(client("dynamodb"), SETTINGS.table_name)
+    prepared = mark_followed(prepared, history, event["executionArn"], SETTINGS.poll_schedule)
     budget = CallBudget(client("dynamodb"), SETTINGS.table_name, budget_rates(SETTINGS.omics_call_share))
     return book_first_poll(prepared, budget, BOOK_WITHIN_SECONDS).to_json()
