@@ -84,7 +84,7 @@ class SweepReport:
     untracked: int = 0
     started: int = 0  # (or found running: a running execution's second start answers as the first did)
     ended_before: int = 0  # the job's execution ended, yet the history lacks the job
-    failures: list[str] = field(default_factory=list)  # kinds (and stores) that could not be listed, and why
+    failures: list[str] = field(default_factory=list)  # listings and starts that failed, and why
 
 
 def sweep(omics: Any, history: KnownJobs, starter: ExecutionStarter, rules: SweepRules) -> SweepReport:
@@ -102,7 +102,11 @@ def sweep(omics: Any, history: KnownJobs, starter: ExecutionStarter, rules: Swee
         if pk in known:
             continue
         report.untracked += 1
-        _, running = starter.follow(job)
+        try:
+            _, running = starter.follow(job)
+        except (ClientError, BotoCoreError) as error:  # throttled past the SDK's retries: the next sweep tries again
+            report.failures.append(_failed(f"start {job.pk}", error))
+            continue
         report.started += running
         report.ended_before += not running
     return report
@@ -134,5 +138,5 @@ _LISTING_ERRORS = (ClientError, BotoCoreError, BudgetExhausted)
 
 
 def _failed(where: str, error: Exception) -> str:
-    logger.warning("Sweep could not list", extra={"where": where, "error": str(error)})
+    logger.warning("Sweep step failed", extra={"where": where, "error": str(error)})
     return f"{where}: {error}"

@@ -92,3 +92,11 @@ def test_follow_all_jobs_takes_true_false_or_job_types(value: object, kinds: obj
 def test_an_unknown_job_type_stops_synthesis_naming_it(tmp_path: Path) -> None:
     with pytest.raises(SettingsError, match=r"invalid value for 'followAllJobs': 'RUNS': not a job type"):
         synthesize(tmp_path, context={"followAllJobs": ["RUNS"]})
+
+
+def test_the_sweeps_errors_and_failure_queues_have_alarms_sent_to_the_topic(account_wide: Synthesized) -> None:
+    topic = f"${{{account_wide.logical_id('Notifications/Topic')}}}"
+    paths = ("Monitoring/SweepErrors", "AccountWide/DeadLettersAlarm", "AccountWide/FailuresAlarm")
+    for path in paths:
+        alarm = account_wide.resource(path)["Properties"]
+        assert [render(action) for action in alarm["AlarmActions"]] == [topic], path

@@ -80,6 +80,17 @@ def test_a_job_is_started_once_however_often_it_is_followed(aws: Any) -> None:
     assert json.loads(described["input"]) == {"jobType": "RUN", "jobId": "1234567"}
 
 
+def test_the_name_of_an_ended_execution_is_not_used_again(aws: Any) -> None:
+    # StartExecution (API reference): "When the original execution is closed, the ExecutionAlreadyExists message
+    # is returned regardless of input" (names are unique for 90 days)
+    _, starter, sfn = aws
+    arn, _ = starter.follow(RUN)
+    sfn.stop_execution(executionArn=arn)
+
+    assert starter.follow(RUN) == (arn, False)
+    assert len(sfn.list_executions(stateMachineArn=starter._state_machine_arn)["executions"]) == 1
+
+
 def _stubbed_omics(answers: list[tuple[str, dict[str, Any], dict[str, Any]]]) -> tuple[Any, Stubber]:
     omics = boto3.client("omics", region_name="us-east-1")
     stubber = Stubber(omics)
@@ -235,3 +246,22 @@ def test_an_event_of_a_kind_not_followed_account_wide_stays_untracked(aws: Any) 
 
     assert outcome.result is EventResult.UNTRACKED
     assert sfn.list_executions(stateMachineArn=starter._state_machine_arn)["executions"] == []
+
+
+def test_a_start_that_fails_is_reported_and_the_other_jobs_are_started(aws: Any) -> None:
+    history, starter, sfn = aws
+    listing = _runs_listing({"RUNNING": [[_run("1000002", "RUNNING"), _run("1000003", "RUNNING")]]})
+    omics, _ = _stubbed_omics(listing)
+    sfn_start = sfn.start_execution
+
+    def throttled_once(**request: Any) -> Any:
+        if request["name"].endswith("1000002"):
+            raise sfn.exceptions.ClientError({"Error": {"Code": "ThrottlingException", "Message": "slow"}}, "Start")
+        return sfn_start(**request)
+
+    sfn.start_execution = throttled_once
+
+    report = sweep(omics, history, starter, SweepRules(("RUN",), lookback_seconds=1800))
+
+    assert report.started == 1
+    assert len(report.failures) == 1 and report.failures[0].startswith("start JOB#RUN#1000002: ")

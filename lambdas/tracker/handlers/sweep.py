@@ -29,7 +29,7 @@ def handler(event: Any, context: LambdaContext) -> dict[str, Any]:
     counts = {
         "SweepJobsListed": report.listed,
         "SweepExecutionsStarted": report.started,
-        "SweepListFailures": len(report.failures),
+        "SweepFailures": len(report.failures),
     }
     for name, value in counts.items():
         metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
