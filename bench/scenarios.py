@@ -239,3 +239,8 @@ def side_by_side(cdk_out: Path, baseline_out: Path, hours: float, runner: str) -
             execution_statuses=dict(statuses),
         )
         return figures
+
+
+def side_by_side_runs(cdk_out: Path, baseline_out: Path, hours: float, runners: dict[str, str]) -> dict[str, Any]:
+    """`side_by_side` for each runner, one after the other in this process: {"runs": {name: figures}}."""
+    return {"runs": {name: side_by_side(cdk_out, baseline_out, hours, runner) for runner, name in runners.items()}}
