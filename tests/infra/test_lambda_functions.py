@@ -118,6 +118,8 @@ def test_handler_loads_its_settings_at_cold_start_from_the_deployed_environment(
     synth: Synthesized, name: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     module_name, _, attribute = _function(synth, name)["Handler"].rpartition(".")
+    for key in _variables(SETTINGS_READ[name]):  # (another test may have left a variable this stack does not set)
+        monkeypatch.delenv(key, raising=False)
     for key, value in _environment(synth, name).items():
         monkeypatch.setenv(key, value)
     monkeypatch.delitem(sys.modules, module_name, raising=False)
