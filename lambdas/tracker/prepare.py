@@ -61,14 +61,17 @@ def mark_followed(prepared: Prepared, history: HistoryStore, execution_arn: str,
     """A job to follow is known now: mark it followed, so that its status events are recorded from this moment,
     whenever the first poll gets its turn in the call budget. (An import is known once started: TakeTurn.)
 
-    A job whose first event was recorded before this execution began (account-wide mode starts the execution for
-    it) is waited on from that state, as the event would have woken the execution: for its next event, or until
-    the schedule's next poll; the first wait does not find the history moved and poll at once."""
+    A job whose first event was recorded for this execution before it began (account-wide mode starts the execution
+    at that event) is waited on from that state, as the event would have woken the execution: for its next event, or
+    until the schedule's next poll, not polled at once. A job another execution followed before (a hand-over, a
+    second follow) is polled at once: its history may be behind."""
     if prepared.start is not None:
         return prepared
     state = history.follow(JobRef.from_dict(prepared.job), execution_arn)
     poll = prepared.poll
-    if prepared.continued_from or state.snapshot is None or state.snapshot.terminal or not isinstance(poll, FirstPark):
+    if state.snapshot is None or state.snapshot.terminal or state.execution_arns != {execution_arn}:
+        return prepared
+    if not isinstance(poll, FirstPark):
         return prepared
     wait = schedule.wait_after(0, events_seen=state.events_seen, spread_key=f"{poll.job_key}#{state.version}")
     first = poll.model_copy(update={"history_version": state.version, "wait_seconds": wait})

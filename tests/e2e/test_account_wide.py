@@ -65,6 +65,7 @@ def test_jobs_nobody_started_an_execution_for_are_each_followed_once_to_their_en
         items=["s3://reads/sample-a.fq.gz"],
     )
     export = cloud.omics.add_job("READ_SET_EXPORT", Timeline.ending(), store_id=SEQUENCE_STORE, items=["1000000777"])
+    annotations = cloud.omics.add_job("ANNOTATION_IMPORT", Timeline.ending(), items=["s3://annotations/genes.gff3"])
     # ...or every one of them is lost: a long run (found while it runs) and a short import (found after its end)
     lost_run = cloud.omics.add_job("RUN", Timeline([*RUN_STEPS, ("COMPLETED", 0)]))
     lost_import = cloud.omics.add_job(
@@ -80,7 +81,7 @@ def test_jobs_nobody_started_an_execution_for_are_each_followed_once_to_their_en
     cloud.drain()
 
     # Then each job has exactly one execution, named after it, and none other was started
-    jobs = [run, failing, reads, export, lost_run, lost_import]
+    jobs = [run, failing, reads, export, annotations, lost_run, lost_import]
     assert len(cloud.executions()) == len(jobs)
     statuses = {job.job_id: _execution_of(cloud, job)["status"] for job in jobs}
     assert statuses == {**{job.job_id: "SUCCEEDED" for job in jobs}, failing.job_id: "FAILED"}
@@ -93,7 +94,8 @@ def test_jobs_nobody_started_an_execution_for_are_each_followed_once_to_their_en
         ("COMPLETED", "event"),
     ]
     assert _history(cloud, reads) == [("SUBMITTED", "event"), ("IN_PROGRESS", "event"), ("COMPLETED", "event")]
-    assert _history(cloud, export) == [("SUBMITTED", "event"), ("IN_PROGRESS", "event"), ("COMPLETED", "event")]
+    for job in (export, annotations):
+        assert _history(cloud, job) == [("SUBMITTED", "event"), ("IN_PROGRESS", "event"), ("COMPLETED", "event")]
     assert cloud.history(_ref(failing))[-1]["status"] == "FAILED"
     assert cloud.history(_ref(failing))[-1]["statusMessage"] == "OUT_OF_MEMORY: Task align ran out"
     # Jobs whose events were lost: found by the sweep, then followed by polls to their end

@@ -3,17 +3,25 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from typing import Any
 
+import boto3
 import botocore.session
 import pytest
+from moto import mock_aws
+
+from tests.unit.history_table import create_history_table
 
 # (imported with tracker.prepare: a local cloud's cold start imports the tracker's modules afresh, other classes)
 from tracker.call_budget import Slot, SlotBooked
-from tracker.contract import BudgetExhausted, InvalidInput, JobRef
-from tracker.prepare import book_first_poll
+from tracker.contract import BudgetExhausted, InvalidInput, JobRef, ObservedBy
+from tracker.history import record
+from tracker.history_table import HistoryTable
+from tracker.prepare import book_first_poll, mark_followed
 from tracker.prepare import prepare_execution as prepare_model
 from tracker.schedule import PollSchedule
+from tracker.status import Snapshot
 
 STORE_ID = "1234567890"
 OTHER_STORE_ID = "5555555555"
@@ -354,3 +362,46 @@ def test_an_import_and_a_hand_over_book_no_first_poll(settings: str) -> None:
     book_first_poll(prepare_model(handed_over, settings, SCHEDULE), budget, 900)
 
     assert budget.taken == []
+
+
+# --- a job whose first event came before its execution (account-wide mode) -----------------------------------
+
+RUN = {"jobType": "RUN", "jobId": "1234567"}
+
+
+@pytest.fixture
+def history() -> Iterator[HistoryTable]:
+    with mock_aws():
+        dynamodb = boto3.client("dynamodb", region_name="us-east-1")
+        create_history_table(dynamodb, "history")
+        yield HistoryTable(dynamodb, "history")
+
+
+def _event_recorded_for(history: HistoryTable, execution_arn: str) -> None:
+    """What JobEvents does in account-wide mode: mark the job followed by the execution it started, record the event."""
+    history.follow(JobRef.from_dict(RUN), execution_arn)
+    record(history, JobRef.from_dict(RUN), Snapshot("RUNNING"), ObservedBy.EVENT)
+
+
+def test_an_execution_whose_jobs_first_event_was_recorded_for_it_waits_on_that_state(history: HistoryTable) -> None:
+    _event_recorded_for(history, "arn:follow-RUN-1234567")
+
+    prepared = mark_followed(prepare_model(RUN, "", SCHEDULE), history, "arn:follow-RUN-1234567", SCHEDULE)
+
+    # Then it waits on version 1 as long as a woken execution would (events seen: the hourly safety net)
+    assert prepared.to_json()["poll"] == {**first_park(RUN), "historyVersion": 1, "waitSeconds": 3600}
+
+
+@pytest.mark.parametrize(
+    "recorded_by",
+    [None, "arn:an-earlier-execution"],
+    ids=["nothing recorded yet", "followed by another execution before"],
+)
+def test_a_follow_otherwise_waits_on_its_marker_as_before(history: HistoryTable, recorded_by: str | None) -> None:
+    if recorded_by:
+        _event_recorded_for(history, recorded_by)
+
+    prepared = mark_followed(prepare_model(RUN, "", SCHEDULE), history, "arn:console-follow", SCHEDULE)
+
+    # (on a history that moved past its marker, the first wait does not park: it polls at once)
+    assert prepared.to_json()["poll"] == first_park(RUN)
