@@ -102,5 +102,14 @@ class OmicsJobTrackerStack(Stack):
             "NotificationTopicArn": (self.notifications.topic.topic_arn, "Jobs that ended, and the tracker's alarms"),
             "DashboardName": (self.monitoring.dashboard.dashboard_name, "The tracker's CloudWatch dashboard"),
         }
+        if self.sweep is not None:  # account-wide mode: `omics-tracker failures` reads every *QueueUrl output
+            outputs["SweepDeadLetterQueueUrl"] = (
+                self.sweep.target.dead_letters.queue_url,
+                "Scheduled sweeps EventBridge could not deliver",
+            )
+            outputs["SweepFailureQueueUrl"] = (
+                self.sweep.target.failures.queue_url,
+                "Sweeps that failed (invocation records)",
+            )
         for name, (value, description) in outputs.items():
             CfnOutput(self, name, value=value, description=description)

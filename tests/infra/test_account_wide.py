@@ -100,3 +100,13 @@ def test_the_sweeps_errors_and_failure_queues_have_alarms_sent_to_the_topic(acco
     for path in paths:
         alarm = account_wide.resource(path)["Properties"]
         assert [render(action) for action in alarm["AlarmActions"]] == [topic], path
+
+
+def test_the_sweeps_queues_are_stack_outputs_that_omics_tracker_failures_reads(account_wide: Synthesized) -> None:
+    outputs = account_wide.json["Outputs"]
+
+    for name, path in (
+        ("SweepDeadLetterQueueUrl", "AccountWide/DeadLetters"),
+        ("SweepFailureQueueUrl", "AccountWide/Failures"),
+    ):
+        assert outputs[name]["Value"] == {"Ref": account_wide.logical_id(path)}
