@@ -138,10 +138,12 @@ class TrackerStorage(Construct):
             )
         )
 
-    def grant_follow_marks(self, grantee: iam.IGrantable) -> None:
-        """Prepare marks a job to follow in the history (one UpdateItem of its STATE item) before the first poll."""
+    def grant_follow_marks(self, grantee: iam.IGrantable, account_wide: bool) -> None:
+        """Prepare marks a job to follow in the history (one UpdateItem of its STATE item) before the first poll; in
+        account-wide mode it first reads whether another execution follows the job (GetItem)."""
+        actions = ["dynamodb:GetItem", "dynamodb:UpdateItem"] if account_wide else ["dynamodb:UpdateItem"]
         grantee.grant_principal.add_to_principal_policy(
-            iam.PolicyStatement(actions=["dynamodb:UpdateItem"], resources=[self.history.table_arn])
+            iam.PolicyStatement(actions=actions, resources=[self.history.table_arn])
         )
 
     def grant_queue_reads(self, grantee: iam.IGrantable) -> None:

@@ -10,6 +10,8 @@ Prepare ─▶ StartOrFollow ─▶ TakeTurn ─▶ Turn? ─▶ WaitForTurn ─
               └───────────────────────────────────▶ WaitForChangeOrTimeout ─ timed out, or woken to poll
                    (a followed job waits first)        └─ woken by an event: its outcome is the poll's
 
+(StartOrFollow ─▶ FollowedElsewhere: an execution account-wide mode started, for a job another one began to follow.)
+
 A job to follow is marked at Prepare and waited for first: its first status event is recorded then, whatever the
 call budget. A reference import request queues in its store (TakeTurn): one import at a time per store, in arrival
 order, the requests waiting together in one import (tracker.import_queue). The first request of each import follows
@@ -166,7 +168,7 @@ class TrackerWorkflow(Construct):
             },
             timeout_seconds=10,
         )
-        storage.grant_follow_marks(self.prepare_function)
+        storage.grant_follow_marks(self.prepare_function, account_wide=bool(settings.follow_all_jobs))
         self.poll_function = functions.create(
             self,
             "PollFunction",
@@ -214,7 +216,13 @@ class TrackerWorkflow(Construct):
         take_turn.next(self._turn(take_turn, poll, continue_as_new))
         return self._prepare().next(
             # A job to follow is waited for first: its first event (on the follow marker) or the first poll's time.
-            sfn.Choice(self, "StartOrFollow").when(sfn.Condition.is_present(START), take_turn).otherwise(wait)
+            sfn.Choice(self, "StartOrFollow")
+            .when(sfn.Condition.is_present(START), take_turn)
+            .when(
+                sfn.Condition.is_present(Prepared.path("$", "followed_elsewhere")),
+                sfn.Succeed(self, "FollowedElsewhere", comment="Another execution follows the job (account-wide mode)"),
+            )
+            .otherwise(wait)
         )
 
     def _grant_imports(self, grantee: iam.IGrantable) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any, Protocol
 
+from tracker.account_wide import follow_execution_name
 from tracker.call_budget import SlotBooked
 from tracker.contract import REFERENCE_IMPORT, BudgetExhausted, InvalidInput, JobRef
 from tracker.history import HistoryStore
@@ -61,13 +62,22 @@ def mark_followed(prepared: Prepared, history: HistoryStore, execution_arn: str,
     """A job to follow is known now: mark it followed, so that its status events are recorded from this moment,
     whenever the first poll gets its turn in the call budget. (An import is known once started: TakeTurn.)
 
+    An execution account-wide mode started for the job (named after it) ends instead if another one began to follow
+    the job meanwhile: nothing is followed twice.
+
     A job whose first event was recorded for this execution before it began (account-wide mode starts the execution
     at that event) is waited on from that state, as the event would have woken the execution: for its next event, or
     until the schedule's next poll, not polled at once. A job another execution followed before (a hand-over, a
     second follow) is polled at once: its history may be behind."""
     if prepared.start is not None:
         return prepared
-    state = history.follow(JobRef.from_dict(prepared.job), execution_arn)
+    job = JobRef.from_dict(prepared.job)
+    if execution_arn.rsplit(":", 1)[-1] == follow_execution_name(job):  # started by account-wide mode
+        known = history.read(job)
+        others = sorted(known.execution_arns - {execution_arn}) if known else []
+        if others:  # (e.g. the tracker's own import, recorded just after its first event started this one)
+            return prepared.model_copy(update={"followed_elsewhere": others})
+    state = history.follow(job, execution_arn)
     poll = prepared.poll
     if state.snapshot is None or state.snapshot.terminal or state.execution_arns != {execution_arn}:
         return prepared
@@ -89,7 +99,9 @@ def book_first_poll(prepared: Prepared, budget: SlotTaker, book_within_seconds: 
     to book is left to the first poll."""
     poll = prepared.poll
     # (a hand-over's first wait finds the history moved past its marker and polls at once: nothing to book)
-    if prepared.start is not None or prepared.continued_from or not isinstance(poll, FirstPark):
+    if prepared.start is not None or prepared.continued_from or prepared.followed_elsewhere:
+        return prepared
+    if not isinstance(poll, FirstPark):
         return prepared
     operation = JobRef.from_dict(prepared.job).spec.get_operation
     try:

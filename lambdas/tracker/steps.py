@@ -80,6 +80,9 @@ class Prepared(CamelModel):
     resume: dict[str, Any] | None = None
     poll: FirstPark | PollCounters
     continued_from: str | None = None
+    # Account-wide mode: the executions that began following the job between the start of this one (named after
+    # the job) and its Prepare. This one then ends (FollowedElsewhere) and leaves the job to them.
+    followed_elsewhere: list[str] | None = None
 
 
 class TurnAction(StrEnum):

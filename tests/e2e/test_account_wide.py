@@ -5,6 +5,7 @@ with every event lost, found by the scheduled sweep (a long run while it runs, a
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -143,3 +144,28 @@ def test_the_trackers_own_import_is_followed_by_its_upload_execution_alone(accou
     (job,) = [job for job in cloud.omics.jobs.values() if job.job_type == "REFERENCE_IMPORT"]
     ref = {"jobType": "REFERENCE_IMPORT", "referenceStoreId": cloud.reference_store_id, "jobId": job.job_id}
     assert [entry["status"] for entry in cloud.history(ref)] == ["SUBMITTED", "IN_PROGRESS", "COMPLETED"]
+
+
+def test_an_account_wide_execution_started_after_another_began_to_follow_ends_at_once(
+    account_cloud: LocalCloud,
+) -> None:
+    cloud = account_cloud
+    # Given a run an execution already follows (here from the console: its Prepare marked it)
+    run = cloud.omics.add_job("RUN", Timeline([*RUN_STEPS, ("COMPLETED", 0)]))
+    console = cloud.start_execution(_ref(run))
+    cloud.pass_time(1)
+
+    # When the mode's execution for it starts late (its first event, or a sweep, raced the other start)
+    late = cloud.start_execution(_ref(run), name=follow_execution_name(JobRef(run.job_type, run.ids)))
+    cloud.pass_time(2 * 3600)
+    cloud.drain()
+
+    # Then it ends without following the job, naming the execution that does; that one follows it to the end
+    described = cloud.wait(late)
+    assert described["status"] == "SUCCEEDED"
+    assert cloud.states_entered(late) == ["Prepare", "StartOrFollow", "FollowedElsewhere"]
+    assert json.loads(described["output"])["followedElsewhere"] == [console]
+    assert cloud.wait(console)["status"] == "SUCCEEDED"
+    assert [status for status, _ in _history(cloud, run)] == ["PENDING", "STARTING", "RUNNING", "STOPPING", "COMPLETED"]
+    state = next(item for item in cloud.job_items() if item["sk"] == "STATE")
+    assert state["executionArns"] == {console}

@@ -110,3 +110,12 @@ def test_the_sweeps_queues_are_stack_outputs_that_omics_tracker_failures_reads(a
         ("SweepFailureQueueUrl", "AccountWide/Failures"),
     ):
         assert outputs[name]["Value"] == {"Ref": account_wide.logical_id(path)}
+
+
+def test_prepare_reads_the_history_only_in_account_wide_mode(synth: Synthesized, account_wide: Synthesized) -> None:
+    def table_actions(stack: Synthesized) -> set[str]:
+        statements = stack.statements_of_role("Workflow/PrepareFunction/ServiceRole")
+        return {action for s in statements for action in s["Action"] if action.startswith("dynamodb:")}
+
+    assert table_actions(synth) == {"dynamodb:UpdateItem"}
+    assert table_actions(account_wide) == {"dynamodb:GetItem", "dynamodb:UpdateItem"}

@@ -123,8 +123,13 @@ def test_start_or_follow_queues_an_import_request_only_when_prepare_asks_for_one
     assert state["Type"] == "Choice"
     # An import request takes its turn in the store's queue; a job started elsewhere is waited for at once (its
     # first event, recorded on Prepare's follow marker, or the first poll's time).
-    assert _choice_targets(state) == [({"Variable": "$.start", "IsPresent": True}, "TakeTurn")]
+    # An execution account-wide mode started ends if another one began to follow the job before its Prepare.
+    assert _choice_targets(state) == [
+        ({"Variable": "$.start", "IsPresent": True}, "TakeTurn"),
+        ({"Variable": "$.followedElsewhere", "IsPresent": True}, "FollowedElsewhere"),
+    ]
     assert state["Default"] == "WaitForChangeOrTimeout"
+    assert _states(synth)["FollowedElsewhere"]["Type"] == "Succeed"
 
 
 def test_the_state_machine_never_calls_healthomics_itself(synth: Synthesized) -> None:

@@ -405,3 +405,25 @@ def test_a_follow_otherwise_waits_on_its_marker_as_before(history: HistoryTable,
 
     # (on a history that moved past its marker, the first wait does not park: it polls at once)
     assert prepared.to_json()["poll"] == first_park(RUN)
+
+
+def test_an_account_wide_execution_ends_if_another_began_to_follow_the_job(history: HistoryTable) -> None:
+    # Given the tracker's own execution recorded the job just before the account-wide one's Prepare
+    _event_recorded_for(history, "arn:upload-execution")
+    account_wide = "arn:aws:states:us-east-1:123456789012:execution:tracker:follow-RUN-1234567"
+
+    prepared = mark_followed(prepare_model(RUN, "", SCHEDULE), history, account_wide, SCHEDULE)
+
+    # Then it leaves the job to that one, and does not mark itself as following it
+    assert prepared.followed_elsewhere == ["arn:upload-execution"]
+    state = history.read(JobRef.from_dict(RUN))
+    assert state is not None and state.execution_arns == {"arn:upload-execution"}
+
+
+def test_an_account_wide_execution_follows_a_job_recorded_for_it_alone(history: HistoryTable) -> None:
+    account_wide = "arn:aws:states:us-east-1:123456789012:execution:tracker:follow-RUN-1234567"
+    _event_recorded_for(history, account_wide)
+
+    prepared = mark_followed(prepare_model(RUN, "", SCHEDULE), history, account_wide, SCHEDULE)
+
+    assert prepared.followed_elsewhere is None and prepared.to_json()["poll"]["historyVersion"] == 1
