@@ -124,8 +124,7 @@ def record_event(
     started = False
     if state is None and account_wide is not None and job.job_type in account_wide.kinds:
         execution_arn, started = account_wide.starter.follow(job)
-        history.follow(job, execution_arn)
-        state = history.read(job)
+        state = history.follow(job, execution_arn)
     if state is None:
         return EventOutcome(EventResult.UNTRACKED, job=job, reason="no execution follows this job")
     if state.snapshot is not None and next_snapshot(state.snapshot, snapshot) is None:

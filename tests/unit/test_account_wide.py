@@ -143,7 +143,7 @@ def test_sweep_starts_an_execution_for_each_open_job_the_history_does_not_know(a
     assert names == ["follow-RUN-1000002", "follow-RUN-1000003"]
 
 
-def test_a_second_sweep_starts_nothing_again(aws: Any) -> None:
+def test_a_second_sweep_starts_no_second_execution(aws: Any) -> None:
     history, starter, sfn = aws
     listing = _runs_listing({"RUNNING": [[_run("1000002", "RUNNING")]]})
     omics, _ = _stubbed_omics(listing + listing)
@@ -265,3 +265,30 @@ def test_a_start_that_fails_is_reported_and_the_other_jobs_are_started(aws: Any)
 
     assert report.started == 1
     assert len(report.failures) == 1 and report.failures[0].startswith("start JOB#RUN#1000002: ")
+
+
+class _ThrottlingOnce:
+    """A DynamoDB client whose first BatchGetItem leaves every key unprocessed, as a throttled table does."""
+
+    def __init__(self, dynamodb: Any) -> None:
+        self._dynamodb = dynamodb
+        self.calls = 0
+
+    def batch_get_item(self, RequestItems: dict[str, Any]) -> dict[str, Any]:
+        self.calls += 1
+        if self.calls == 1:
+            return {"Responses": {}, "UnprocessedKeys": RequestItems}
+        return dict(self._dynamodb.batch_get_item(RequestItems=RequestItems))
+
+
+def test_known_jobs_reads_again_the_keys_a_throttled_table_left_unprocessed(
+    aws: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    history, _, _ = aws
+    monkeypatch.setattr(clock, "sleep", lambda seconds: None)
+    history.follow(RUN, "arn:followed")
+    throttled = _ThrottlingOnce(history._dynamodb)
+
+    known = HistoryTable(throttled, "history").known([RUN, IMPORT])
+
+    assert known == {RUN.pk} and throttled.calls == 2

@@ -6,15 +6,9 @@ The history table is moto's; HealthOmics and Step Functions are in-memory fakes.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
-import pytest
-from moto import mock_aws
-
-from tests.unit.history_table import create_history_table
 from tracker.contract import BudgetExhausted, JobRef, ObservedBy
 from tracker.history import record
 from tracker.history_table import HistoryTable
@@ -65,14 +59,6 @@ class FakeStepFunctions:
 
     def send_task_failure(self, taskToken: str, error: str, cause: str) -> None:
         self.failures.append((taskToken, error))
-
-
-@pytest.fixture
-def history() -> Iterator[HistoryTable]:
-    with mock_aws():
-        dynamodb = boto3.client("dynamodb", region_name="us-east-1")
-        create_history_table(dynamodb, "history")
-        yield HistoryTable(dynamodb, "history")
 
 
 def _park(history: HistoryTable, token: str, attempt: int) -> None:

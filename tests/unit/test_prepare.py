@@ -3,15 +3,10 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
-import boto3
 import botocore.session
 import pytest
-from moto import mock_aws
-
-from tests.unit.history_table import create_history_table
 
 # (imported with tracker.prepare: a local cloud's cold start imports the tracker's modules afresh, other classes)
 from tracker.call_budget import Slot, SlotBooked
@@ -367,14 +362,6 @@ def test_an_import_and_a_hand_over_book_no_first_poll(settings: str) -> None:
 # --- a job whose first event came before its execution (account-wide mode) -----------------------------------
 
 RUN = {"jobType": "RUN", "jobId": "1234567"}
-
-
-@pytest.fixture
-def history() -> Iterator[HistoryTable]:
-    with mock_aws():
-        dynamodb = boto3.client("dynamodb", region_name="us-east-1")
-        create_history_table(dynamodb, "history")
-        yield HistoryTable(dynamodb, "history")
 
 
 def _event_recorded_for(history: HistoryTable, execution_arn: str) -> None:
